@@ -1,0 +1,63 @@
+# ndviewer — two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   := resources/demo/demo.nwb
+
+# Debian packages Qt needs to start (offscreen or under Xvfb) and Xvfb itself for e2e tests.
+SYSTEM_PACKAGES := xvfb xauth libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 \
+	libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
+	libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 \
+	libglib2.0-0 fonts-dejavu-core
+
+.PHONY: run test bench lint sysdeps venv demo bundle clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Installs the missing Debian packages when we are root (CI, fresh machines); otherwise says
+# which ones are missing and carries on (the tests that need them will tell).
+sysdeps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing system packages: $$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "warning: missing system packages (install them with apt-get): $$missing"; \
+		fi; \
+	fi
+
+$(DEMO): $(STAMP) resources/demo/make_demo.py
+	$(BIN)/python resources/demo/make_demo.py $(DEMO)
+
+demo: $(DEMO)
+
+run: sysdeps $(STAMP) $(DEMO)
+	$(BIN)/ndviewer $(DEMO)
+
+test: sysdeps $(STAMP)
+	$(BIN)/ruff check ndviewer tests
+	$(BIN)/lint-imports
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: sysdeps $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python tests/benchmarks/run_all.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check ndviewer tests
+	$(BIN)/ruff format --check ndviewer tests
+	$(BIN)/lint-imports
+
+bundle: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bundle]'
+	$(BIN)/pyinstaller --noconfirm --distpath dist --workpath build packaging/ndviewer.spec
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache $(DEMO)

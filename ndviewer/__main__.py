@@ -1,0 +1,5 @@
+import sys
+
+from ndviewer.cli import main
+
+sys.exit(main())

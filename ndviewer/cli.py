@@ -1,0 +1,129 @@
+"""Command line: ``ndviewer [FILE...]`` opens the viewer; subcommands work headless.
+
+``ndviewer info FILE [--json]``   the typed index and session summary (a stable JSON contract)
+``ndviewer edit FILE... --set PATH=VALUE``   validated batch edits through the edit transaction
+
+Bad input never produces a traceback: one line on stderr naming the file and the reason, and
+exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from ndviewer import __version__
+
+SUBCOMMANDS = ("info", "edit")
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str) -> int:
+    print(f"ndviewer: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _info(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ndviewer info",
+                                     description="Show the typed contents of an NWB file.")
+    parser.add_argument("file")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="rebuild the index instead of using the persisted one")
+    args = parser.parse_args(argv)
+
+    from ndviewer.core.errors import NdviewerError
+    from ndviewer.core.files import open_nwb
+    from ndviewer.core.nwb.summary import file_summary, typed_index
+
+    try:
+        with open_nwb(args.file) as file:
+            index = typed_index(file, use_cache=not args.no_cache)
+            summary = file_summary(file, index)
+            problems = list(file.problems)
+    except NdviewerError as exc:
+        return _fail(exc.message)
+    try:
+        if args.json:
+            print(json.dumps(summary, indent=1, default=str))
+        else:
+            print(format_summary(summary))
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. piped into head: not an error of ours
+        sys.stderr.close()
+        return 0
+    if problems:
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        return _fail(problems[0] + more)
+    return 0
+
+
+def format_summary(summary: dict) -> str:
+    """The readable form of ``info``: header lines, then the typed tree."""
+    lines = [f"{'file:':<21}{summary['file']}"]
+    if summary["nwb_version"]:
+        lines.append(f"{'NWB version:':<21}{summary['nwb_version']}")
+    else:
+        lines.append(f"{'NWB version:':<21}(not an NWB file: shown as plain HDF5)")
+    lines.append(f"{'spec:':<21}{summary['spec_source']}  " + ", ".join(
+        f"{ns['name']} {ns['version']}" for ns in summary["namespaces"]))
+    for key, value in summary["session"].items():
+        if value is not None:
+            lines.append(f"{key + ':':<21}{value}")
+    lines.append("")
+    series = {s["path"]: s for s in summary["series"]}
+    shown = {"/"}
+    for obj in summary["objects"]:
+        path = obj["path"]
+        depth = 0 if path == "/" else path.count("/")
+        name = "/" if path == "/" else path.rsplit("/", 1)[1]
+        parts = path.strip("/").split("/")
+        for level in range(1, len(parts)):  # untyped folders such as /processing
+            folder = "/" + "/".join(parts[:level])
+            if folder not in shown:
+                shown.add(folder)
+                lines.append(f"{'  ' * level}{parts[level - 1]}/")
+        shown.add(path)
+        detail = ""
+        if obj["shape"] is not None:
+            detail = f"  {tuple(obj['shape'])} {obj['dtype']}"
+        if path in series:
+            s = series[path]
+            rate = f"{s['rate']:g} Hz" if s["rate"] else "timestamps"
+            duration = f"{s['duration']:.3f} s" if s["duration"] is not None else "?"
+            detail += (f"  [{s['n_samples']} samples x {s['n_channels']} ch, {rate}, "
+                       f"{duration}, {s['unit'] or 'no unit'}]")
+        lines.append(f"{'  ' * depth}{name}  <{obj['neurodata_type']}>{detail}")
+    return "\n".join(lines)
+
+
+def _gui(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ndviewer",
+                                     description="Viewer and editor for NWB files.",
+                                     epilog="Subcommands: " + ", ".join(SUBCOMMANDS)
+                                     + " (run 'ndviewer info --help').")
+    parser.add_argument("files", nargs="*", help="NWB files to open")
+    parser.add_argument("--version", action="version", version=f"ndviewer {__version__}")
+    parser.add_argument("--screenshot", metavar="PNG",
+                        help="save a picture of the window once the files are shown, then quit")
+    args = parser.parse_args(argv)
+    from ndviewer.gui.app import run
+
+    return run(args.files, screenshot=args.screenshot)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "info":
+        return _info(argv[1:])
+    if argv and argv[0] == "edit":
+        from ndviewer.core.batch_edit import main as edit_main
+
+        return edit_main(argv[1:])
+    return _gui(argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

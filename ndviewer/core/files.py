@@ -1,0 +1,182 @@
+"""Open NWB/HDF5 files read-only, turning every way that can fail into one readable sentence.
+
+The viewer never holds a write handle: ``open_nwb`` opens with ``"r"`` and HDF5 file locking
+off, so a file that another program is writing can still be browsed, and our own edit
+transaction (which closes this handle first) is the only writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import h5py
+
+from ndviewer.core.errors import FileOpenError
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_plugins_registered = False
+
+
+def register_filters() -> None:
+    """Make Blosc, Zstd, LZ4, bitshuffle… readable; harmless when hdf5plugin is absent."""
+    global _plugins_registered
+    if _plugins_registered:
+        return
+    _plugins_registered = True
+    with contextlib.suppress(ImportError):  # a dependency, but stay usable without it
+        import hdf5plugin  # noqa: F401  (registers the filters on import)
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """What tells us a file on disk is unchanged since we last indexed it."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: str | os.PathLike) -> FileIdentity:
+        resolved = Path(path).resolve()
+        stat = resolved.stat()
+        return cls(str(resolved), stat.st_size, stat.st_mtime_ns)
+
+    def key(self) -> str:
+        return f"{self.path}|{self.size}|{self.mtime_ns}"
+
+
+def _has_hdf5_signature(path: Path) -> bool:
+    # The superblock may sit at 0, 512, 1024, 2048… (files with a user block).
+    with path.open("rb") as handle:
+        offset = 0
+        size = path.stat().st_size
+        while offset + 8 <= size:
+            handle.seek(offset)
+            if handle.read(8) == _HDF5_SIGNATURE:
+                return True
+            offset = 512 if offset == 0 else offset * 2
+    return False
+
+
+def check_readable(path: str | os.PathLike) -> Path:
+    """Raise ``FileOpenError`` naming the file and the reason unless it looks like HDF5."""
+    file_path = Path(path)
+    name = str(file_path)
+    if not file_path.exists():
+        raise FileOpenError(f"Cannot open {name}: the file does not exist.")
+    if file_path.is_dir():
+        raise FileOpenError(f"Cannot open {name}: it is a folder, not a file.")
+    try:
+        size = file_path.stat().st_size
+        if size == 0:
+            raise FileOpenError(f"Cannot open {name}: the file is empty (0 bytes).")
+        if not _has_hdf5_signature(file_path):
+            raise FileOpenError(
+                f"Cannot open {name}: it is not an HDF5 file (NWB files are HDF5; "
+                "no HDF5 signature was found)."
+            )
+    except PermissionError:
+        raise FileOpenError(
+            f"Cannot open {name}: permission denied (you may not read this file)."
+        ) from None
+    return file_path
+
+
+def open_h5(path: str | os.PathLike) -> h5py.File:
+    """Open an HDF5 file read-only, or raise ``FileOpenError`` with the reason."""
+    register_filters()
+    file_path = check_readable(path)
+    try:
+        return h5py.File(file_path, "r", locking=False)
+    except PermissionError:
+        raise FileOpenError(
+            f"Cannot open {file_path}: permission denied (you may not read this file)."
+        ) from None
+    except OSError as exc:
+        text = str(exc)
+        if getattr(exc, "errno", None) == errno.EACCES or "ermission denied" in text:
+            reason = "permission denied (you may not read this file)"
+        elif "truncated" in text or "eof" in text.lower():
+            reason = (
+                "the file is truncated or damaged (it may have been copied incompletely, or "
+                "the program writing it stopped before closing it)"
+            )
+        elif "lock" in text.lower():
+            reason = "another program holds a lock on it"
+        else:
+            reason = f"HDF5 could not read it ({text.splitlines()[0] if text else 'unknown error'})"
+        raise FileOpenError(f"Cannot open {file_path}: {reason}.") from None
+
+
+class NwbFile:
+    """One open file: the h5py handle, its type catalogue and its node tree.
+
+    Problems that do not stop browsing (a broken spec cache, a type whose namespace is not
+    cached, an unreadable session start time) are collected in ``problems`` instead of raised,
+    so the file still opens and the user is told what is wrong.
+    """
+
+    def __init__(self, path: str | os.PathLike, h5: h5py.File) -> None:
+        self.path = Path(path)
+        self.h5 = h5
+        self.identity = FileIdentity.of(path)
+        self.problems: list[str] = []
+
+    @cached_property
+    def catalog(self):  # -> Catalog (imported lazily to keep open_nwb fast)
+        from ndviewer.core.catalog import load_catalog
+
+        catalog = load_catalog(self.h5, source_name=str(self.path))
+        self.problems.extend(catalog.problems)
+        return catalog
+
+    @cached_property
+    def root(self):  # -> Node
+        from ndviewer.core.nodes import Node
+
+        return Node(self, "/", "")
+
+    def node(self, path: str):
+        """The node at ``path``; raises ``KeyError`` if there is none."""
+        from ndviewer.core.nodes import node_at
+
+        return node_at(self, path)
+
+    @property
+    def is_nwb(self) -> bool:
+        attrs = self.h5.attrs
+        return "nwb_version" in attrs or attrs.get("neurodata_type") in (b"NWBFile", "NWBFile")
+
+    @property
+    def nwb_version(self) -> str | None:
+        from ndviewer.core.values import decode_value
+
+        value = self.h5.attrs.get("nwb_version")
+        return None if value is None else str(decode_value(value))
+
+    @property
+    def is_open(self) -> bool:
+        return bool(self.h5.id.valid)
+
+    def close(self) -> None:
+        if self.h5.id.valid:
+            self.h5.close()
+
+    def __enter__(self) -> NwbFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"NwbFile({str(self.path)!r})"
+
+
+def open_nwb(path: str | os.PathLike) -> NwbFile:
+    """Open an NWB (or any HDF5) file read-only for browsing."""
+    return NwbFile(path, open_h5(path))

@@ -1,0 +1,170 @@
+"""What a file is about, in one dictionary: session, subject, namespaces, counts, series.
+
+Feeds the file overview page and ``ndviewer info``. Built from the typed index (so it costs no
+extra walk) plus a handful of small header datasets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import h5py
+
+from ndviewer.core.files import NwbFile
+from ndviewer.core.index import FileIndex, SeriesFacts, file_index
+from ndviewer.core.values import decode_value
+
+SESSION_FIELDS = ("session_description", "identifier", "session_start_time")
+GENERAL_FIELDS = ("experimenter", "institution", "lab", "experiment_description", "keywords",
+                  "related_publications", "protocol", "notes")
+SUBJECT_FIELDS = ("subject_id", "species", "sex", "age", "date_of_birth", "strain", "genotype",
+                  "weight", "description")
+_MAX_HEADER_ELEMENTS = 4096
+
+
+def parse_iso_datetime(text: str) -> dt.datetime | None:
+    """An ISO 8601 date-time, or None if ``text`` is not one."""
+    try:
+        return dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return None
+
+
+def _small_value(h5: h5py.File, path: str) -> Any:
+    obj = h5.get(path)
+    if not isinstance(obj, h5py.Dataset) or (obj.size or 0) > _MAX_HEADER_ELEMENTS:
+        return None
+    try:
+        return decode_value(obj[()], h5)
+    except (OSError, TypeError, ValueError):
+        return None
+
+
+def session_info(file: NwbFile) -> dict[str, Any]:
+    """Header fields of the session; problems (e.g. a garbage start time) go to ``file.problems``."""
+    h5 = file.h5
+    session = {name: _small_value(h5, f"/{name}") for name in SESSION_FIELDS}
+    start = session.get("session_start_time")
+    if start is not None and parse_iso_datetime(str(start)) is None:
+        file.problems.append(
+            f"{file.path}: /session_start_time holds {str(start)!r}, which is not an ISO 8601 "
+            "date-time (expected e.g. 2024-03-01T09:30:00+01:00)."
+        )
+    return session
+
+
+def general_info(file: NwbFile) -> dict[str, Any]:
+    return {name: _small_value(file.h5, f"/general/{name}") for name in GENERAL_FIELDS}
+
+
+def subject_info(file: NwbFile) -> dict[str, Any] | None:
+    if "/general/subject" not in file.h5:
+        return None
+    return {name: _small_value(file.h5, f"/general/subject/{name}") for name in SUBJECT_FIELDS}
+
+
+def namespace_list(file: NwbFile) -> list[dict[str, str]]:
+    return [{"name": info.name, "version": info.version}
+            for info in file.catalog.namespaces.values()]
+
+
+def series_types(file: NwbFile) -> frozenset[str]:
+    """Every type that is a TimeSeries in this file's catalogue, extension types included."""
+    return frozenset(file.catalog.subtypes("TimeSeries"))
+
+
+def typed_index(file: NwbFile, use_cache: bool = True) -> FileIndex:
+    return file_index(file.h5, file.identity, series_types(file), use_cache=use_cache)
+
+
+def series_numbers(facts: SeriesFacts) -> dict[str, Any]:
+    """n_samples, n_channels, rate, starting_time, duration (s) and unit of one series.
+
+    Channels: 1 for 1-D data, the second dimension for 2-D data, the product of the non-time
+    dimensions beyond that (pixels of an image series). Duration: samples / rate for a regular
+    series, last - first timestamp for an irregular one.
+    """
+    shape = facts.data_shape
+    n_samples = int(shape[0]) if shape else 0
+    if not shape or len(shape) == 1:
+        n_channels = 1
+    else:
+        n_channels = 1
+        for extent in shape[1:]:
+            n_channels *= int(extent)
+    duration = None
+    starting_time = facts.starting_time
+    if facts.rate:
+        duration = n_samples / facts.rate
+    elif facts.timestamps_count is not None:
+        if facts.first_timestamp is not None and facts.last_timestamp is not None:
+            duration = facts.last_timestamp - facts.first_timestamp
+            starting_time = facts.first_timestamp
+        else:
+            duration = 0.0
+    return {
+        "n_samples": n_samples,
+        "n_channels": n_channels,
+        "rate": facts.rate if facts.timestamps_count is None else None,
+        "starting_time": starting_time,
+        "duration": duration,
+        "unit": facts.unit,
+    }
+
+
+def missing_namespace_problems(file: NwbFile, index: FileIndex) -> list[str]:
+    """Typed objects whose namespace the cached spec does not describe."""
+    catalog = file.catalog
+    if catalog.spec_source != "file":
+        return []
+    unknown: dict[tuple[str, str], list[str]] = {}
+    for entry in index.typed:
+        namespace = entry.namespace or ""
+        if namespace and namespace not in catalog.namespaces:
+            unknown.setdefault((namespace, entry.neurodata_type or ""), []).append(entry.path)
+        elif not catalog.knows(entry.neurodata_type):
+            unknown.setdefault((namespace, entry.neurodata_type or ""), []).append(entry.path)
+    problems = []
+    for (namespace, type_name), paths in sorted(unknown.items()):
+        more = f" (and {len(paths) - 1} more)" if len(paths) > 1 else ""
+        if namespace and namespace not in catalog.namespaces:
+            problems.append(
+                f"{file.path}: {paths[0]}{more} has type {type_name} from namespace "
+                f"'{namespace}', which the file's cached specification does not include."
+            )
+        else:
+            problems.append(
+                f"{file.path}: {paths[0]}{more} has type {type_name}, which no cached "
+                "namespace defines."
+            )
+    return problems
+
+
+def file_summary(file: NwbFile, index: FileIndex | None = None) -> dict[str, Any]:
+    """The ``ndviewer info --json`` object (see README for the contract)."""
+    index = index if index is not None else typed_index(file)
+    catalog = file.catalog
+    session = session_info(file) if file.is_nwb else dict.fromkeys(SESSION_FIELDS)
+    file.problems.extend(p for p in missing_namespace_problems(file, index)
+                         if p not in file.problems)
+    objects = [
+        {"path": e.path, "neurodata_type": e.neurodata_type, "namespace": e.namespace,
+         "kind": e.kind, "shape": list(e.shape) if e.shape is not None else None,
+         "dtype": e.dtype}
+        for e in index.typed
+    ]
+    series = []
+    for path, facts in sorted(index.series.items()):
+        entry = index.by_path.get(path)
+        series.append({"path": path, "neurodata_type": entry.neurodata_type if entry else None,
+                       **series_numbers(facts)})
+    return {
+        "file": str(file.path),
+        "nwb_version": file.nwb_version,
+        "namespaces": namespace_list(file),
+        "spec_source": catalog.spec_source,
+        "session": session,
+        "objects": objects,
+        "series": series,
+    }
