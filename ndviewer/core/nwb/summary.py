@@ -47,10 +47,12 @@ def session_info(file: NwbFile) -> dict[str, Any]:
     session = {name: _small_value(h5, f"/{name}") for name in SESSION_FIELDS}
     start = session.get("session_start_time")
     if start is not None and parse_iso_datetime(str(start)) is None:
-        file.problems.append(
+        problem = (
             f"{file.path}: /session_start_time holds {str(start)!r}, which is not an ISO 8601 "
             "date-time (expected e.g. 2024-03-01T09:30:00+01:00)."
         )
+        if problem not in file.problems:
+            file.problems.append(problem)
     return session
 
 

@@ -1,0 +1,87 @@
+"""Start the application: environment first, then Qt, then the window.
+
+HDF5 file locking is switched off before h5py is imported (the viewer only reads, and a lab's
+acquisition program may hold the file), uncaught errors go to the log file and the status bar
+instead of killing the app, and ``--screenshot`` lets tests and docs capture the real window.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _log_file() -> Path:
+    import platformdirs
+
+    folder = Path(os.environ.get("NDVIEWER_LOG_DIR")
+                  or platformdirs.user_log_dir("ndviewer", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "ndviewer.log"
+
+
+def configure_logging() -> Path | None:
+    try:
+        path = _log_file()
+        logging.basicConfig(filename=path, level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return path
+    except OSError:
+        logging.basicConfig(level=logging.WARNING)
+        return None
+
+
+def make_settings():
+    from PySide6.QtCore import QSettings
+
+    folder = os.environ.get("NDVIEWER_CONFIG_DIR")
+    if folder:
+        return QSettings(str(Path(folder) / "ndviewer.ini"), QSettings.Format.IniFormat)
+    return QSettings("ndviewer", "ndviewer")
+
+
+def run(files: Sequence[str], screenshot: str | None = None) -> int:
+    """Show the main window with ``files`` open; returns the exit status."""
+    os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
+    log_path = configure_logging()
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ndviewer.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("ndviewer")
+    app.setOrganizationName("ndviewer")
+    app.setStyle("Fusion")
+    window = MainWindow(make_settings())
+
+    def excepthook(exc_type, exc, tb) -> None:
+        logging.getLogger("ndviewer").error("uncaught error", exc_info=(exc_type, exc, tb))
+        where = f" (details in {log_path})" if log_path else ""
+        window.statusBar().showMessage(f"Internal error: {exc}{where}", 15000)
+
+    sys.excepthook = excepthook
+    window.show()
+    for path in files:
+        window.open_path(path)
+    if screenshot:
+        pending = {str(Path(p).expanduser().resolve()) for p in files}
+
+        def capture() -> None:
+            window.grab().save(screenshot)
+            app.quit()
+
+        def shown(path: str) -> None:
+            pending.discard(path)
+            if not pending:
+                QTimer.singleShot(int(os.environ.get("NDVIEWER_SCREENSHOT_DELAY_MS", "2500")),
+                                  capture)
+
+        window.tree_shown.connect(shown)
+        window.file_failed.connect(lambda path, _message: shown(path))
+        if not pending:
+            QTimer.singleShot(1500, capture)
+    return app.exec()

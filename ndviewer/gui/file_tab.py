@@ -1,0 +1,375 @@
+"""One open file: the tree with its filter on the left, the chosen panel on the right.
+
+Opening happens in a worker (the tree shows "Opening…" meanwhile); the full typed index is
+built in the background after the tree is shown (it feeds the filter and the overview's
+counts). Panels are chosen by the registry from the node's type; the user's "View as" pick
+is kept while it can still show the selected node.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QSplitter,
+    QStackedWidget,
+    QTableView,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ndviewer.core.errors import NdviewerError
+from ndviewer.core.files import NwbFile, open_nwb
+from ndviewer.core.nodes import Node
+from ndviewer.core.nwb.summary import typed_index
+from ndviewer.core.registry import PanelChoice, default_registry
+from ndviewer.core.time_cursor import TimeCursor
+from ndviewer.gui.filter_model import FilterResultsModel, match_entries
+from ndviewer.gui.panels.base import Panel, PanelContext
+from ndviewer.gui.tree_model import PATH_ROLE, FileTreeModel
+from ndviewer.gui.workers import WorkerPool
+
+log = logging.getLogger(__name__)
+SAFE_PANEL = "ndviewer.gui.panels.details_panel:DetailsPanel"
+
+
+def load_panel_class(reference: str) -> type[Panel]:
+    module_name, _, class_name = reference.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def _open_with_catalog(path: str) -> NwbFile:
+    file = open_nwb(path)
+    try:
+        _ = file.catalog  # parse the cached spec here, off the GUI thread
+    except Exception:
+        file.close()
+        raise
+    return file
+
+
+class FileTab(QWidget):
+    """Tree, filter and panel area of one file.
+
+    Signals
+    -------
+    tree_shown(str)
+        The tree of the file (its path) is on screen.
+    open_failed(str, str)
+        The file (path) could not be opened; the message says why.
+    index_ready(str)
+        The background typed index of the file (path) is complete.
+    status(str)
+        A short message for the status bar.
+    """
+
+    tree_shown = Signal(str)
+    open_failed = Signal(str, str)
+    index_ready = Signal(str)
+    status = Signal(str)
+
+    def __init__(self, path: str | Path, pool: WorkerPool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.path = str(path)
+        self.pool = pool
+        self.file: NwbFile | None = None
+        self.model: FileTreeModel | None = None
+        self.context: PanelContext | None = None
+        self.panel: Panel | None = None
+        self.panel_choices: list[PanelChoice] = []
+        self.user_panel_pick: str | None = None
+        self.time_cursor = TimeCursor()
+        self.opened_at = time.perf_counter()
+        self.index_seconds: float | None = None
+        self._build_ui()
+        self.pool.submit(self._key("open"), lambda token: _open_with_catalog(self.path),
+                         self._on_opened, self._on_open_error)
+
+    def _key(self, name: str) -> str:
+        return f"tab{id(self)}:{name}"
+
+    # -- layout -----------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        self.banner = QLabel(self)
+        self.banner.setWordWrap(True)
+        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.banner.setStyleSheet("QLabel { background: #fdf2d0; color: #7d5a00; "
+                                  "border: 1px solid #f0d98c; padding: 5px; }")
+        self.banner.hide()
+
+        self.filter_edit = QLineEdit(self)
+        self.filter_edit.setPlaceholderText("Filter by name or type (e.g. TimeSeries)…")
+        self.filter_edit.setClearButtonEnabled(True)
+        self._filter_timer = QTimer(self, singleShot=True, interval=150)
+        self._filter_timer.timeout.connect(self._apply_filter)
+        self.filter_edit.textChanged.connect(lambda _text: self._filter_timer.start())
+
+        self.tree = QTreeView(self)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setAnimated(False)
+        self.tree.setExpandsOnDoubleClick(True)
+        self.tree.doubleClicked.connect(self._on_tree_double_click)
+        self.placeholder = QLabel("Opening " + Path(self.path).name + " …", self)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setStyleSheet("color: #7b8793; font-size: 12pt;")
+
+        self.results = QTableView(self)
+        self.results_model = FilterResultsModel(self)
+        self.results.setModel(self.results_model)
+        self.results.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.results.setSelectionMode(QTableView.SelectionMode.SingleSelection)
+        self.results.verticalHeader().hide()
+        self.results.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.results.setShowGrid(False)
+        self.results.selectionModel().currentRowChanged.connect(self._on_result_selected)
+        self.results.doubleClicked.connect(self._on_result_double_click)
+        self.results_label = QLabel(self)
+        self.results_label.setStyleSheet("color: #5d6d7e;")
+
+        self.left_stack = QStackedWidget(self)
+        self.left_stack.addWidget(self.placeholder)  # 0
+        self.left_stack.addWidget(self.tree)  # 1
+        results_box = QWidget(self)
+        results_layout = QVBoxLayout(results_box)
+        results_layout.setContentsMargins(0, 0, 0, 0)
+        results_layout.addWidget(self.results_label)
+        results_layout.addWidget(self.results)
+        self.left_stack.addWidget(results_box)  # 2
+
+        left = QWidget(self)
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.filter_edit)
+        left_layout.addWidget(self.left_stack)
+
+        self.title_label = QLabel(self)
+        self.title_label.setStyleSheet("font-weight: bold; font-size: 11pt;")
+        self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.view_as = QComboBox(self)
+        self.view_as.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.view_as.activated.connect(self._on_view_as)
+        header = QHBoxLayout()
+        header.addWidget(self.title_label, 1)
+        header.addWidget(QLabel("View as:", self))
+        header.addWidget(self.view_as)
+        self.panel_stack = QStackedWidget(self)
+        right = QWidget(self)
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(6, 0, 0, 0)
+        right_layout.addLayout(header)
+        right_layout.addWidget(self.panel_stack, 1)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([560, 1000])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.splitter, 1)
+
+    # -- opening ----------------------------------------------------------------------------
+    def _on_opened(self, file: NwbFile) -> None:
+        self.file = file
+        self.context = PanelContext(
+            file=file, time_cursor=self.time_cursor, pool=self.pool, open_path=self.show_path,
+            settings={"filter_by_type": self.filter_by_type})
+        self.model = FileTreeModel(file, self)
+        self.tree.setModel(self.model)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2, 3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
+        root = self.model.root_index()
+        self.tree.expand(root)
+        self.left_stack.setCurrentIndex(1)
+        self.tree.setCurrentIndex(root)
+        self._update_banner()
+        self.tree_shown.emit(self.path)
+        started = time.perf_counter()
+
+        def build(token) -> object:
+            return typed_index(file)
+
+        def done(index) -> None:
+            self.index_seconds = time.perf_counter() - started
+            self.context.index = index
+            source = "cache" if index.from_cache else f"{self.index_seconds:.2f} s"
+            self.status.emit(f"{file.path.name}: {len(index.entries):,} objects indexed "
+                             f"({source})")
+            if self.panel is not None:
+                self.panel.index_ready(index)
+            self._update_banner()
+            if self.filter_edit.text().strip():
+                self._apply_filter()
+            self.index_ready.emit(self.path)
+
+        self.pool.submit(self._key("index"), build, done, self._on_index_error)
+        self.status.emit(f"Opened {file.path.name}; indexing in the background…")
+
+    def _on_open_error(self, exc: Exception) -> None:
+        message = exc.message if isinstance(exc, NdviewerError) else (
+            f"Cannot open {self.path}: {exc}")
+        self.placeholder.setText(message)
+        self.open_failed.emit(self.path, message)
+
+    def _on_index_error(self, exc: Exception) -> None:
+        self.status.emit(f"Indexing {Path(self.path).name} failed: {exc}")
+
+    def _update_banner(self) -> None:
+        problems = self.file.problems if self.file is not None else []
+        if problems:
+            shown = problems[:4]
+            more = f"<br>… and {len(problems) - 4} more" if len(problems) > 4 else ""
+            self.banner.setText("<br>".join(p.replace("<", "&lt;") for p in shown) + more)
+            self.banner.show()
+        else:
+            self.banner.hide()
+
+    # -- selection and panels ---------------------------------------------------------------
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        node = self.model.node(current) if self.model is not None else None
+        if node is not None:
+            self.show_node(node)
+
+    def show_node(self, node: Node) -> None:
+        catalog = self.file.catalog
+        try:
+            kind = "dataset" if node.is_dataset else "group"
+        except (OSError, KeyError):
+            kind = None
+        choices = []
+        for choice in default_registry().choices(node.neurodata_type, catalog, kind):
+            try:
+                cls = load_panel_class(choice.panel)
+                if cls.priority(node, catalog) < 0:
+                    continue
+            except Exception as exc:  # a broken panel must not break browsing
+                log.error("panel %s unavailable: %s", choice.panel, exc)
+                continue
+            choices.append(choice)
+        self.panel_choices = choices
+        self.view_as.blockSignals(True)
+        self.view_as.clear()
+        for choice in choices:
+            self.view_as.addItem(load_panel_class(choice.panel).title, choice.panel)
+        picked = next((c.panel for c in choices if c.panel == self.user_panel_pick), None)
+        picked = picked or (choices[0].panel if choices else SAFE_PANEL)
+        self.view_as.setCurrentIndex(max(0, self.view_as.findData(picked)))
+        self.view_as.blockSignals(False)
+        title = node.path if node.path != "/" else self.file.path.name
+        if node.neurodata_type:
+            title += f"   [{node.neurodata_type}]"
+        self.title_label.setText(title)
+        self._install_panel(node, picked)
+
+    def _install_panel(self, node: Node, reference: str) -> None:
+        self._drop_panel()
+        try:
+            panel = load_panel_class(reference)(self.context, node, self.panel_stack)
+        except Exception as exc:
+            log.exception("panel %s failed on %s", reference, node.path)
+            self.status.emit(f"{reference.rsplit(':', 1)[-1]} cannot show {node.path}: {exc}")
+            if reference == SAFE_PANEL:
+                return
+            panel = load_panel_class(SAFE_PANEL)(self.context, node, self.panel_stack)
+        self.panel = panel
+        self.panel_stack.addWidget(panel)
+        self.panel_stack.setCurrentWidget(panel)
+        if self.context.index is not None:
+            panel.index_ready(self.context.index)
+
+    def _drop_panel(self) -> None:
+        if self.panel is not None:
+            self.panel.shutdown()
+            self.panel_stack.removeWidget(self.panel)
+            self.panel.deleteLater()
+            self.panel = None
+
+    def _on_view_as(self, row: int) -> None:
+        reference = self.view_as.itemData(row)
+        if reference and self.panel is not None:
+            self.user_panel_pick = reference
+            self._install_panel(self.panel.node, reference)
+
+    def show_path(self, path: str) -> None:
+        """Select ``path`` in the tree (expanding its parents) and show its panel."""
+        if self.model is None:
+            return
+        if self.filter_edit.text():
+            self.filter_edit.clear()
+            self._apply_filter()
+        index = self.model.index_for_path(path)
+        if not index.isValid():
+            self.status.emit(f"{path} does not exist in {Path(self.path).name}")
+            return
+        parent = index.parent()
+        while parent.isValid():
+            self.tree.expand(parent)
+            parent = parent.parent()
+        self.tree.setCurrentIndex(index)
+        self.tree.selectionModel().select(index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                          | QItemSelectionModel.SelectionFlag.Rows)
+        self.tree.scrollTo(index)
+
+    def _on_tree_double_click(self, index: QModelIndex) -> None:
+        node = self.model.node(index) if self.model is not None else None
+        if node is not None and node.link_target and node.link_target.startswith("/"):
+            self.show_path(node.link_target)
+
+    # -- filter -----------------------------------------------------------------------------
+    def filter_by_type(self, type_name: str) -> None:
+        self.filter_edit.setText(type_name)
+        self._apply_filter()
+
+    def _apply_filter(self) -> None:
+        text = self.filter_edit.text().strip()
+        if not text or self.file is None:
+            self.left_stack.setCurrentIndex(1 if self.file is not None else 0)
+            return
+        self.left_stack.setCurrentIndex(2)
+        index = self.context.index
+        if index is None:
+            self.results_model.set_entries([])
+            self.results_label.setText("Indexing the file… results will appear here.")
+            return
+        entries = match_entries(index, self.file.catalog, text)
+        self.results_model.set_entries(entries)
+        self.results.resizeColumnToContents(1)
+        self.results_label.setText(f"{len(entries):,} match{'es' if len(entries) != 1 else ''}"
+                                   f" for “{text}” (names, and types through inheritance)")
+
+    def _on_result_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        path = self.results_model.data(current, PATH_ROLE) if current.isValid() else None
+        if path and self.file is not None:
+            try:
+                self.show_node(self.file.node(path))
+            except KeyError:
+                self.status.emit(f"{path} no longer exists")
+
+    def _on_result_double_click(self, index: QModelIndex) -> None:
+        path = self.results_model.data(index, PATH_ROLE)
+        if path:
+            self.show_path(path)
+
+    # -- closing ----------------------------------------------------------------------------
+    def close_file(self) -> None:
+        self.pool.cancel_prefix(f"tab{id(self)}:")
+        self._drop_panel()
+        if self.file is not None:
+            self.file.close()

@@ -1,0 +1,210 @@
+"""The main window: a tab per open file, menus, drag-and-drop, and error messages.
+
+It only arranges parts: each file lives in a ``FileTab``; panels are chosen there by the
+registry. Errors arrive as readable messages and are shown in a window-modal box that does
+not block the event loop, so other open files keep working.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QTabWidget,
+    QWidget,
+)
+
+from ndviewer import __version__
+from ndviewer.gui.file_tab import FileTab
+from ndviewer.gui.icons import app_icon
+from ndviewer.gui.workers import WorkerPool
+
+log = logging.getLogger(__name__)
+MAX_RECENT = 10
+
+
+class MainWindow(QMainWindow):
+    """Tabs of open files.
+
+    Signals
+    -------
+    tree_shown(str)
+        The tree of the file at this path is on screen (used by tests and benchmarks).
+    file_failed(str, str)
+        The file (path) could not be opened; the message says why.
+    """
+
+    tree_shown = Signal(str)
+    file_failed = Signal(str, str)
+
+    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("ndviewer")
+        self.setWindowIcon(app_icon())
+        self.resize(1500, 920)
+        self.setAcceptDrops(True)
+        self.settings = settings
+        self.pool = WorkerPool(parent=self)
+        self.last_error: str | None = None
+        self._message_box: QMessageBox | None = None
+
+        self.tabs = QTabWidget(self)
+        self.tabs.setTabsClosable(True)
+        self.tabs.setDocumentMode(True)
+        self.tabs.setMovable(True)
+        self.tabs.tabCloseRequested.connect(self.close_tab)
+        self.tabs.currentChanged.connect(self._update_title)
+        self.welcome = QLabel(
+            "<div style='color:#5d6d7e; font-size:13pt'>"
+            "<p style='font-size:20pt; color:#3b5b92'><b>ndviewer</b></p>"
+            "<p>Drop an NWB file here, or use <b>File → Open…</b> (Ctrl+O).</p></div>", self)
+        self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.tabs)
+        self.setCentralWidget(self.stack)
+        self._build_menus()
+        self.statusBar().showMessage("Ready")
+
+    # -- menus ------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        open_action = QAction("&Open…", self, shortcut=QKeySequence.StandardKey.Open)
+        open_action.triggered.connect(self._choose_files)
+        file_menu.addAction(open_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self._refresh_recent_menu()
+        close_action = QAction("&Close File", self, shortcut=QKeySequence.StandardKey.Close)
+        close_action.triggered.connect(lambda: self.close_tab(self.tabs.currentIndex()))
+        file_menu.addAction(close_action)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About ndviewer", self)
+        about.triggered.connect(self._about)
+        help_menu.addAction(about)
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About ndviewer",
+                          f"<b>ndviewer {__version__}</b><br>A viewer and editor for "
+                          "Neurodata Without Borders (NWB 2.x) files.")
+
+    def _choose_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open NWB files", "",
+                                                "NWB / HDF5 files (*.nwb *.h5 *.hdf5);;All files (*)")
+        for path in paths:
+            self.open_path(path)
+
+    def _recent(self) -> list[str]:
+        if self.settings is None:
+            return []
+        value = self.settings.value("recent_files", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember(self, path: str) -> None:
+        if self.settings is None:
+            return
+        recent = [p for p in self._recent() if p != path]
+        self.settings.setValue("recent_files", [path, *recent][:MAX_RECENT])
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self._recent()
+        for path in recent:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+    # -- files ------------------------------------------------------------------------------
+    def open_path(self, path: str | Path) -> FileTab | None:
+        """Open a file in a new tab (or switch to it if it is open already)."""
+        resolved = str(Path(path).expanduser().resolve())
+        for i in range(self.tabs.count()):
+            tab = self.tabs.widget(i)
+            if isinstance(tab, FileTab) and tab.path == resolved:
+                self.tabs.setCurrentIndex(i)
+                return tab
+        tab = FileTab(resolved, self.pool, self.tabs)
+        tab.tree_shown.connect(self._on_tree_shown)
+        tab.open_failed.connect(self._on_open_failed)
+        tab.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        index = self.tabs.addTab(tab, Path(resolved).name)
+        self.tabs.setTabToolTip(index, resolved)
+        self.tabs.setCurrentIndex(index)
+        self.stack.setCurrentWidget(self.tabs)
+        return tab
+
+    def _on_tree_shown(self, path: str) -> None:
+        self._remember(path)
+        self._update_title()
+        self.tree_shown.emit(path)
+
+    def _on_open_failed(self, path: str, message: str) -> None:
+        for i in range(self.tabs.count()):
+            tab = self.tabs.widget(i)
+            if isinstance(tab, FileTab) and tab.path == path:
+                self.close_tab(i)
+                break
+        self.show_error(message)
+        self.file_failed.emit(path, message)
+
+    def show_error(self, message: str) -> None:
+        """A readable message in a box that does not block the other files."""
+        self.last_error = message
+        self.statusBar().showMessage(message, 15000)
+        box = QMessageBox(QMessageBox.Icon.Warning, "ndviewer", message,
+                          QMessageBox.StandardButton.Ok, self)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._message_box = box
+        box.open()
+
+    def close_tab(self, index: int) -> None:
+        tab = self.tabs.widget(index)
+        if isinstance(tab, FileTab):
+            tab.close_file()
+            self.tabs.removeTab(index)
+            tab.deleteLater()
+        if self.tabs.count() == 0:
+            self.stack.setCurrentWidget(self.welcome)
+        self._update_title()
+
+    def current_tab(self) -> FileTab | None:
+        tab = self.tabs.currentWidget()
+        return tab if isinstance(tab, FileTab) else None
+
+    def open_tabs(self) -> list[FileTab]:
+        return [self.tabs.widget(i) for i in range(self.tabs.count())]
+
+    def _update_title(self, *_args) -> None:
+        tab = self.current_tab()
+        self.setWindowTitle(f"{Path(tab.path).name} — ndviewer" if tab else "ndviewer")
+
+    # -- drag and drop ----------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.open_path(url.toLocalFile())
+        event.acceptProposedAction()
+
+    def closeEvent(self, event) -> None:
+        for tab in self.open_tabs():
+            if isinstance(tab, FileTab):
+                tab.close_file()
+        self.pool.shutdown()
+        super().closeEvent(event)

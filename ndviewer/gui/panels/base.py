@@ -1,0 +1,63 @@
+"""What every panel is: a widget that shows one node, chosen by the registry.
+
+Panels get a ``PanelContext`` instead of reaching for globals: the open file, the time cursor
+shared by the file's time-based panels, the worker pool for reads, and a way to ask the main
+window to show another object (a link target, a referenced row's table…).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from PySide6.QtWidgets import QWidget
+
+from ndviewer.core.catalog import Catalog
+from ndviewer.core.files import NwbFile
+from ndviewer.core.nodes import Node
+from ndviewer.core.time_cursor import TimeCursor
+from ndviewer.gui.workers import WorkerPool
+
+
+@dataclass
+class PanelContext:
+    """What a panel may use of the application."""
+
+    file: NwbFile
+    time_cursor: TimeCursor
+    pool: WorkerPool
+    open_path: Callable[[str], None] = lambda path: None
+    settings: dict[str, Any] = field(default_factory=dict)
+    index: Any = None  # the FileIndex once the background walk is done (else None)
+
+
+class Panel(QWidget):
+    """One view of one node.
+
+    Subclasses set ``title`` (shown in the "View as" selector), may refine ``priority`` and
+    must release threads and file reads in ``shutdown``, which the window calls before it
+    drops the panel.
+    """
+
+    title: ClassVar[str] = "Panel"
+
+    def __init__(self, context: PanelContext, node: Node, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.node = node
+
+    @classmethod
+    def priority(cls, node: Node, catalog: Catalog) -> int:
+        """silx scale: -1 cannot show this node, 1 can, 100 should; registry score is kept."""
+        return 1
+
+    def index_ready(self, index: Any) -> None:
+        """Called once the file's full typed index is built (panels that list types use it)."""
+
+    def shutdown(self) -> None:
+        """Cancel pending work; the default cancels every job keyed by this panel."""
+        self.context.pool.cancel_prefix(self.job_key(""))
+
+    def job_key(self, name: str) -> str:
+        return f"{id(self)}:{name}"

@@ -1,0 +1,267 @@
+"""The file tree as a Qt item model over the core's lazy nodes.
+
+Children are fetched in batches when a branch is expanded or scrolled (``fetchMore``), and a
+node reads its attributes only when its row is painted, so a group of 10 000 objects opens as
+fast as one of ten. Roles, icons and tooltips live here, not in the core node.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QFont
+
+from ndviewer.core.catalog import Catalog
+from ndviewer.core.families import BROKEN, DATASET, GROUP, LINK, Family, family_of
+from ndviewer.core.files import NwbFile
+from ndviewer.core.nodes import BROKEN_LINK, EXTERNAL_LINK, SOFT_LINK, Node
+from ndviewer.gui.icons import family_icon
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000
+PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+NAME, TYPE, SHAPE, DTYPE = range(4)
+HEADERS = ("Name", "Type", "Shape", "Data type")
+_GREY = QBrush(QColor("#7b8793"))
+_RED = QBrush(QColor("#c0392b"))
+_LINK = QBrush(QColor("#2874a6"))
+
+
+class TreeItem:
+    """A node's place in the view: its parent, row and the children fetched so far."""
+
+    __slots__ = ("node", "parent", "row", "children", "_child_names")
+
+    def __init__(self, node: Node, parent: TreeItem | None, row: int) -> None:
+        self.node = node
+        self.parent = parent
+        self.row = row
+        self.children: list[TreeItem] = []
+        self._child_names: list[str] | None = None
+
+    def child_names(self) -> list[str]:
+        if self._child_names is None:
+            try:
+                self._child_names = self.node.child_names()
+            except (OSError, KeyError) as exc:
+                log.warning("cannot list %s: %s", self.node.path, exc)
+                self._child_names = []
+        return self._child_names
+
+    @property
+    def can_fetch_more(self) -> bool:
+        return len(self.children) < len(self.child_names())
+
+
+def format_shape(shape: tuple[int, ...] | None) -> str:
+    if shape is None:
+        return ""
+    if len(shape) == 0:
+        return "scalar"
+    return "(" + ", ".join(f"{n:,}" for n in shape) + (",)" if len(shape) == 1 else ")")
+
+
+class FileTreeModel(QAbstractItemModel):
+    """Name, type, shape and dtype of every object, fetched lazily."""
+
+    def __init__(self, file: NwbFile, parent=None) -> None:
+        super().__init__(parent)
+        self.file = file
+        self.catalog: Catalog = file.catalog
+        self._root = TreeItem(file.root, None, 0)
+        # the invisible root holds one visible item: the file itself
+        self._invisible = TreeItem(file.root, None, 0)
+        self._invisible.children = [self._root]
+        self._invisible._child_names = [""]
+
+    # -- structure --------------------------------------------------------------------------
+    def _item(self, index: QModelIndex | QPersistentModelIndex) -> TreeItem:
+        if index.isValid():
+            return index.internalPointer()
+        return self._invisible
+
+    def index(self, row: int, column: int, parent=QModelIndex()) -> QModelIndex:
+        parent_item = self._item(parent)
+        if 0 <= row < len(parent_item.children) and 0 <= column < len(HEADERS):
+            return self.createIndex(row, column, parent_item.children[row])
+        return QModelIndex()
+
+    def parent(self, index=QModelIndex()) -> QModelIndex:  # type: ignore[override]
+        if not index.isValid():
+            return QModelIndex()
+        item: TreeItem = index.internalPointer()
+        parent_item = item.parent
+        if parent_item is None:
+            return QModelIndex()
+        return self.createIndex(parent_item.row, 0, parent_item)
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        if parent.isValid() and parent.column() != 0:
+            return 0
+        return len(self._item(parent).children)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return len(HEADERS)
+
+    def hasChildren(self, parent=QModelIndex()) -> bool:
+        item = self._item(parent)
+        if item is self._invisible:
+            return True
+        try:
+            node = item.node
+            if node.kind in (SOFT_LINK, BROKEN_LINK):
+                return False
+            if not node.is_group:
+                return False
+        except (OSError, KeyError):
+            return False
+        return bool(item.children) or bool(item.child_names())
+
+    def canFetchMore(self, parent) -> bool:
+        item = self._item(parent)
+        if item is self._invisible:
+            return False
+        try:
+            return item.node.is_group and item.node.kind not in (SOFT_LINK, BROKEN_LINK) and \
+                item.can_fetch_more
+        except (OSError, KeyError):
+            return False
+
+    def fetchMore(self, parent) -> None:
+        item = self._item(parent)
+        names = item.child_names()
+        start = len(item.children)
+        stop = min(len(names), start + BATCH)
+        if stop <= start:
+            return
+        self.beginInsertRows(parent, start, stop - 1)
+        for row in range(start, stop):
+            item.children.append(TreeItem(item.node.child(names[row]), item, row))
+        self.endInsertRows()
+
+    # -- look-ups ---------------------------------------------------------------------------
+    def root_index(self) -> QModelIndex:
+        return self.createIndex(0, 0, self._root)
+
+    def index_for_path(self, path: str) -> QModelIndex:
+        """Fetch down to ``path`` and return its index (invalid if it does not exist)."""
+        index = self.root_index()
+        item = self._root
+        for part in [p for p in path.split("/") if p]:
+            names = item.child_names()
+            if part not in names:
+                return QModelIndex()
+            row = names.index(part)
+            while len(item.children) <= row:
+                self.fetchMore(index)
+            item = item.children[row]
+            index = self.createIndex(row, 0, item)
+        return index
+
+    def node(self, index: QModelIndex) -> Node | None:
+        if not index.isValid():
+            return None
+        return index.internalPointer().node
+
+    # -- presentation -----------------------------------------------------------------------
+    def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section]
+        return None
+
+    def family(self, node: Node) -> Family:
+        if node.kind == BROKEN_LINK:
+            return BROKEN
+        family = family_of(node.neurodata_type, self.catalog)
+        if family is not None:
+            return family
+        if node.kind in (SOFT_LINK, EXTERNAL_LINK):
+            return LINK
+        return GROUP if node.is_group else DATASET
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        item: TreeItem = index.internalPointer()
+        node = item.node
+        column = index.column()
+        try:
+            return self._data(item, node, column, role)
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            log.warning("cannot describe %s: %s", node.path, exc)
+            if role == Qt.ItemDataRole.DisplayRole and column == NAME:
+                return node.name or str(self.file.path.name)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return f"{node.path}: unreadable ({exc})"
+            return None
+
+    def _data(self, item: TreeItem, node: Node, column: int, role) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == NAME:
+                name = node.name or self.file.path.name
+                if node.kind in (SOFT_LINK, EXTERNAL_LINK, BROKEN_LINK):
+                    return f"{name} → {node.link_target}"
+                return name
+            if column == TYPE:
+                if node.neurodata_type:
+                    return node.neurodata_type
+                if node.kind == BROKEN_LINK:
+                    return "broken link"
+                return ""
+            if column == SHAPE:
+                if node.kind == BROKEN_LINK:
+                    return ""
+                if node.is_dataset:
+                    return format_shape(node.shape)
+                count = len(item.child_names()) if node.kind != SOFT_LINK else None
+                return "" if count is None else f"{count} item{'s' if count != 1 else ''}"
+            if column == DTYPE:
+                return node.dtype_name if node.kind != BROKEN_LINK and node.is_dataset else ""
+            return None
+        if role == Qt.ItemDataRole.DecorationRole and column == NAME:
+            return family_icon(self.family(node))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self.tooltip(item)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if node.kind == BROKEN_LINK:
+                return _RED
+            if column == NAME and node.kind in (SOFT_LINK, EXTERNAL_LINK):
+                return _LINK
+            if column in (SHAPE, DTYPE) or (column == NAME and not node.neurodata_type):
+                return _GREY if column != NAME else None
+            return None
+        if role == Qt.ItemDataRole.FontRole and column == TYPE and node.neurodata_type:
+            font = QFont()
+            font.setBold(not self.catalog.knows(node.neurodata_type))
+            return font
+        if role == PATH_ROLE:
+            return node.path
+        return None
+
+    def tooltip(self, item: TreeItem) -> str:
+        """The spec's doc: the type's own, else what the parent type says of this member."""
+        node = item.node
+        lines = [f"<b>{html.escape(node.path)}</b>"]
+        if node.kind == BROKEN_LINK:
+            lines.append(html.escape(node.error or "broken link"))
+            return "<br>".join(lines)
+        if node.link_target:
+            lines.append(f"link to {html.escape(node.link_target)}")
+        doc = ""
+        if node.neurodata_type:
+            chain = " → ".join(self.catalog.hierarchy(node.neurodata_type))
+            lines.append(f"<i>{html.escape(chain)}</i>")
+            doc = self.catalog.doc(node.neurodata_type)
+            if not self.catalog.knows(node.neurodata_type):
+                doc = (f"Type {node.neurodata_type} (namespace {node.namespace}) is not "
+                       "described by the file's cached specification.")
+        if not doc and item.parent is not None:
+            member = self.catalog.member(item.parent.node.neurodata_type, node.name)
+            doc = member.doc if member else ""
+        if doc:
+            lines.append(html.escape(doc[:600] + ("…" if len(doc) > 600 else "")))
+        return "<p style='white-space:pre-wrap'>" + "<br>".join(lines) + "</p>"

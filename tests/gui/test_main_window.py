@@ -1,0 +1,139 @@
+"""The main window over real pynwb files: tree, panels, filter through inheritance, links,
+several files, bad files, drag and drop."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from ndviewer.gui.main_window import MainWindow
+from ndviewer.gui.tree_model import NAME, SHAPE, TYPE
+from tests.core import foundation_fixtures as ff
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("NDVIEWER_CONFIG_DIR", str(tmp_path / "config"))
+    from ndviewer.gui.app import make_settings
+
+    win = MainWindow(make_settings())
+    qtbot.addWidget(win)
+    yield win
+    win.close()
+
+
+def open_and_wait(qtbot, win: MainWindow, path: Path, index: bool = True):
+    with qtbot.waitSignal(win.tree_shown, timeout=20000):
+        tab = win.open_path(path)
+    if index:
+        qtbot.waitUntil(lambda: tab.context.index is not None, timeout=30000)
+    return tab
+
+
+def test_tree_shows_types_shapes_and_overview(qtbot, window, ecephys_file):
+    tab = open_and_wait(qtbot, window, ecephys_file)
+    model = tab.model
+    root = model.root_index()
+    assert model.data(root.siblingAtColumn(TYPE)) == "NWBFile"
+    names = [model.data(model.index(r, NAME, root)) for r in range(model.rowCount(root))]
+    assert {"acquisition", "general", "processing", "specifications", "units"} <= set(names)
+    raw = model.index_for_path("/acquisition/raw")
+    assert model.data(raw.siblingAtColumn(TYPE)) == "ElectricalSeries"
+    data = model.index_for_path("/acquisition/raw/data")
+    assert model.data(data.siblingAtColumn(SHAPE)) == f"({ff.ECEPHYS_SAMPLES:,}, {ff.ECEPHYS_CHANNELS})"
+    # the root shows the overview with counts from the background index
+    assert type(tab.panel).__name__ == "OverviewPanel"
+    html = tab.panel.html()
+    assert "ElectricalSeries" in html and "Subject" in html
+
+
+def test_tooltips_and_details_come_from_the_files_spec(qtbot, window, ecephys_file):
+    tab = open_and_wait(qtbot, window, ecephys_file)
+    catalog = tab.file.catalog
+    tab.show_path("/acquisition/raw")
+    assert "ElectricalSeries" in tab.title_label.text()
+    titles = [tab.view_as.itemText(i) for i in range(tab.view_as.count())]
+    assert "Details" in titles
+    tab.view_as.setCurrentIndex(titles.index("Details"))
+    tab.view_as.activated.emit(titles.index("Details"))
+    html = tab.panel.html()
+    assert catalog.doc("ElectricalSeries")[:40] in html.replace("\n", " ")
+    assert "TimeSeries" in html  # inheritance chain
+    data_index = tab.model.index_for_path("/acquisition/raw/data")
+    tip = tab.model.data(data_index, Qt.ItemDataRole.ToolTipRole)
+    expected = catalog.member("ElectricalSeries", "data").doc
+    assert expected[:30] in tip
+
+
+def test_filter_matches_types_through_inheritance(qtbot, window, ecephys_file):
+    tab = open_and_wait(qtbot, window, ecephys_file)
+    tab.filter_by_type("TimeSeries")
+    paths = {e.path for e in tab.results_model.entries}
+    assert "/acquisition/raw" in paths  # an ElectricalSeries is a TimeSeries
+    assert "/processing/ecephys/lfp_power" in paths
+    assert "/processing/ecephys/LFP/lfp" in paths
+    tab.filter_by_type("ElectricalSeries")
+    paths = {e.path for e in tab.results_model.entries}
+    assert "/acquisition/raw" in paths and "/processing/ecephys/lfp_power" not in paths
+    # clearing the filter brings the tree back
+    tab.filter_edit.clear()
+    tab._apply_filter()
+    assert tab.left_stack.currentWidget() is tab.tree
+
+
+def test_soft_link_shows_target_and_jumps(qtbot, window, ecephys_file):
+    tab = open_and_wait(qtbot, window, ecephys_file)
+    index = tab.model.index_for_path("/processing/ecephys/lfp_power/timestamps")
+    text = tab.model.data(index)
+    assert text == "timestamps → /processing/ecephys/LFP/lfp/timestamps"
+    tab._on_tree_double_click(index)
+    assert tab.panel.node.path == "/processing/ecephys/LFP/lfp/timestamps"
+
+
+def test_bad_file_gets_a_message_and_other_files_keep_working(qtbot, window, ecephys_file,
+                                                              tmp_path):
+    tab = open_and_wait(qtbot, window, ecephys_file, index=False)
+    bogus = tmp_path / "notes.nwb"
+    bogus.write_text("this is not HDF5")
+    with qtbot.waitSignal(window.file_failed, timeout=10000) as blocker:
+        window.open_path(bogus)
+    path, message = blocker.args
+    assert str(bogus) in message and "not an HDF5 file" in message
+    assert window.last_error == message
+    assert window.tabs.count() == 1 and window.current_tab() is tab
+    tab.show_path("/acquisition/raw")
+    assert tab.panel.node.path == "/acquisition/raw"
+
+
+def test_several_files_and_no_duplicates(qtbot, window, ecephys_file, ophys_file):
+    first = open_and_wait(qtbot, window, ecephys_file, index=False)
+    second = open_and_wait(qtbot, window, ophys_file, index=False)
+    assert window.tabs.count() == 2
+    assert window.open_path(ecephys_file) is first
+    assert window.tabs.count() == 2 and window.current_tab() is first
+    window.close_tab(window.tabs.indexOf(second))
+    assert window.tabs.count() == 1
+    assert not second.file.is_open
+
+
+def test_drop_opens_file(qtbot, window, behavior_file):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(behavior_file))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.tree_shown, timeout=20000):
+        window.dropEvent(event)
+    assert window.current_tab().path == str(Path(behavior_file).resolve())
+
+
+def test_panels_are_released(qtbot, window, ecephys_file):
+    tab = open_and_wait(qtbot, window, ecephys_file)
+    tab.show_path("/general")
+    ref = weakref.ref(tab.panel)
+    tab.show_path("/acquisition")
+    qtbot.waitUntil(lambda: (gc.collect() or True) and ref() is None, timeout=5000)
