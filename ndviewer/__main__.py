@@ -1,5 +1,8 @@
+import multiprocessing
 import sys
 
 from ndviewer.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    multiprocessing.freeze_support()
+    sys.exit(main())

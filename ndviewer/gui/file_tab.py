@@ -41,6 +41,7 @@ from ndviewer.gui.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 SAFE_PANEL = "ndviewer.gui.panels.details_panel:DetailsPanel"
+EXPAND_LIMIT = 40  # groups with more members stay closed at open
 
 
 def load_panel_class(reference: str) -> type[Panel]:
@@ -197,6 +198,7 @@ class FileTab(QWidget):
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
         root = self.model.root_index()
         self.tree.expand(root)
+        self._expand_main_groups()
         self.left_stack.setCurrentIndex(1)
         self.tree.setCurrentIndex(root)
         self._update_banner()
@@ -221,6 +223,13 @@ class FileTab(QWidget):
 
         self.pool.submit(self._key("index"), build, done, self._on_index_error)
         self.status.emit(f"Opened {file.path.name}; indexing in the background…")
+
+    def _expand_main_groups(self) -> None:
+        """Open the groups a scientist looks into first, when they are not huge."""
+        for path in ("/acquisition", "/processing", "/intervals", "/units", "/stimulus/presentation"):
+            index = self.model.index_for_path(path)
+            if index.isValid() and len(index.internalPointer().child_names()) <= EXPAND_LIMIT:
+                self.tree.expand(index)
 
     def _on_open_error(self, exc: Exception) -> None:
         message = exc.message if isinstance(exc, NdviewerError) else (
