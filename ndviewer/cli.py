@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 from ndviewer import __version__
+from ndviewer.core import cache
 
 SUBCOMMANDS = ("info", "edit")
 EXIT_BAD_INPUT = 2
+INFO_FORMAT = f"info-1/{__version__}"
 
 
 def _fail(message: str) -> int:
@@ -33,21 +36,27 @@ def _info(argv: Sequence[str]) -> int:
     parser.add_argument("--no-cache", action="store_true",
                         help="rebuild the index instead of using the persisted one")
     args = parser.parse_args(argv)
+    cached = None if args.no_cache else _cached_info(args.file)
+    if cached is not None:
+        summary, problems = cached
+    else:
+        from ndviewer.core.errors import NdviewerError
+        from ndviewer.core.files import open_nwb
+        from ndviewer.core.nwb.summary import file_summary, typed_index
 
-    from ndviewer.core.errors import NdviewerError
-    from ndviewer.core.files import open_nwb
-    from ndviewer.core.nwb.summary import file_summary, typed_index
-
-    try:
-        with open_nwb(args.file) as file:
-            index = typed_index(file, use_cache=not args.no_cache)
-            summary = file_summary(file, index)
-            problems = list(file.problems)
-    except NdviewerError as exc:
-        return _fail(exc.message)
+        try:
+            with open_nwb(args.file) as file:
+                index = typed_index(file, use_cache=not args.no_cache)
+                summary = file_summary(file, index)
+                problems = list(file.problems)
+                if not args.no_cache:
+                    cache.save("info", file.identity, INFO_FORMAT,
+                               {"summary": summary, "problems": problems})
+        except NdviewerError as exc:
+            return _fail(exc.message)
     try:
         if args.json:
-            print(json.dumps(summary, indent=1, default=str))
+            print(json.dumps(summary, default=str))  # indent would switch to the slow pure-Python encoder
         else:
             print(format_summary(summary))
         sys.stdout.flush()
@@ -58,6 +67,21 @@ def _info(argv: Sequence[str]) -> int:
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         return _fail(problems[0] + more)
     return 0
+
+
+def _cached_info(path: str) -> tuple[dict, list[str]] | None:
+    """The summary saved when this unchanged file was last described, without importing h5py
+    (a script that runs ``info`` over a folder of sessions pays only for what changed)."""
+    try:
+        if not os.access(path, os.R_OK) or not os.path.isfile(path):
+            return None
+        identity = cache.FileIdentity.of(path)
+    except OSError:
+        return None
+    payload = cache.load("info", identity, INFO_FORMAT)
+    if not isinstance(payload, dict) or "summary" not in payload:
+        return None
+    return payload["summary"], list(payload.get("problems", []))
 
 
 def format_summary(summary: dict) -> str:

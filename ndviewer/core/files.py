@@ -10,13 +10,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import h5py
 
+from ndviewer.core.cache import FileIdentity
 from ndviewer.core.errors import FileOpenError
+
+__all__ = ["FileIdentity", "NwbFile", "check_readable", "open_h5", "open_nwb"]
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _plugins_registered = False
@@ -30,24 +32,6 @@ def register_filters() -> None:
     _plugins_registered = True
     with contextlib.suppress(ImportError):  # a dependency, but stay usable without it
         import hdf5plugin  # noqa: F401  (registers the filters on import)
-
-
-@dataclass(frozen=True)
-class FileIdentity:
-    """What tells us a file on disk is unchanged since we last indexed it."""
-
-    path: str
-    size: int
-    mtime_ns: int
-
-    @classmethod
-    def of(cls, path: str | os.PathLike) -> FileIdentity:
-        resolved = Path(path).resolve()
-        stat = resolved.stat()
-        return cls(str(resolved), stat.st_size, stat.st_mtime_ns)
-
-    def key(self) -> str:
-        return f"{self.path}|{self.size}|{self.mtime_ns}"
 
 
 def _has_hdf5_signature(path: Path) -> bool:

@@ -12,16 +12,13 @@ dataset is open. The result is persisted in the user cache folder, keyed by file
 
 from __future__ import annotations
 
-import hashlib
-import os
-import pickle
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import h5py
 import numpy as np
 
+from ndviewer.core import cache
+from ndviewer.core.cache import cache_dir  # noqa: F401  (kept for callers)
 from ndviewer.core.files import FileIdentity
 
 INDEX_FORMAT = 3
@@ -172,11 +169,15 @@ def _dtype_name(type_id: h5py.h5t.TypeID) -> str:
 class _Walker:
     """Records objects met by H5Ovisit (or named one by one) below one starting group."""
 
-    def __init__(self, h5: h5py.File, series_types: frozenset[str],
-                 skip_specifications: bool = True) -> None:
+    def __init__(
+        self, h5: h5py.File, series_types: frozenset[str], skip_specifications: bool = True
+    ) -> None:
         self.file_id = h5.id
         self.series_types = series_types
         self.skip_specifications = skip_specifications
+        # Files written by plain hdmf say ``data_type``; in an NWB file (typed root) every
+        # typed object says ``neurodata_type``, so the second lookup would only cost time.
+        self.accept_data_type = "neurodata_type" not in h5.attrs
         self.entries: list[IndexEntry] = []
         self.series: dict[str, SeriesFacts] = {}
 
@@ -199,19 +200,20 @@ class _Walker:
         self.record(b"" if name == b"." else name, h5py.h5o.get_info(self.file_id, name))
 
     def record(self, name: bytes, info: h5py.h5o.ObjInfo) -> None:
-        if self.skip_specifications and (name == b"specifications"
-                                         or name.startswith(b"specifications/")):
+        if self.skip_specifications and (
+            name == b"specifications" or name.startswith(b"specifications/")
+        ):
             return
-        file_id = self.file_id
-        attr_name = name or b"."
         path = "/" + name.decode("utf-8", "replace")
         neurodata_type = namespace = None
         if info.num_attrs:
-            neurodata_type = _read_string_attr(file_id, attr_name, _TYPE_ATTR)
-            if neurodata_type is None:
-                neurodata_type = _read_string_attr(file_id, attr_name, _HDMF_TYPE_ATTR)
+            # by name, not through h5o.open: opening each object costs more than the lookups
+            attr_name = name or b"."
+            neurodata_type = _read_string_attr(self.file_id, attr_name, _TYPE_ATTR)
+            if neurodata_type is None and self.accept_data_type:
+                neurodata_type = _read_string_attr(self.file_id, attr_name, _HDMF_TYPE_ATTR)
             if neurodata_type is not None:
-                namespace = _read_string_attr(file_id, attr_name, _NAMESPACE_ATTR)
+                namespace = _read_string_attr(self.file_id, attr_name, _NAMESPACE_ATTR)
         if info.type == h5py.h5o.TYPE_GROUP:
             self.entries.append(IndexEntry(path, "group", neurodata_type, namespace, None, None))
             if neurodata_type in self.series_types:
@@ -219,18 +221,27 @@ class _Walker:
             return
         if info.type != h5py.h5o.TYPE_DATASET:
             return
-        dataset_id = h5py.h5d.open(file_id, name)
+        dataset_id = h5py.h5d.open(self.file_id, name)
         shape = dataset_id.shape
-        self.entries.append(IndexEntry(path, "dataset", neurodata_type, namespace, shape,
-                                       _dtype_name(dataset_id.get_type())))
+        self.entries.append(
+            IndexEntry(
+                path,
+                "dataset",
+                neurodata_type,
+                namespace,
+                shape,
+                _dtype_name(dataset_id.get_type()),
+            )
+        )
         parent, _, leaf = path.rpartition("/")
         facts = self.series.get(parent)
         if facts is not None:
             _collect_series_fact(facts, leaf, dataset_id, shape)
 
 
-def build_index(h5: h5py.File, series_types: frozenset[str] = frozenset(),
-                skip_specifications: bool = True) -> FileIndex:
+def build_index(
+    h5: h5py.File, series_types: frozenset[str] = frozenset(), skip_specifications: bool = True
+) -> FileIndex:
     """Walk every object once with H5Ovisit; read types, layouts and series facts.
 
     ``series_types`` names every TimeSeries type (from the catalogue, extensions included),
@@ -295,8 +306,9 @@ def _walk_units(path: str, units: list[str], series_types: frozenset[str]):
     return walker.entries, walker.series
 
 
-def build_index_parallel(h5: h5py.File, series_types: frozenset[str] = frozenset(),
-                         workers: int = 2, executor=None) -> FileIndex:
+def build_index_parallel(
+    h5: h5py.File, series_types: frozenset[str] = frozenset(), workers: int = 2, executor=None
+) -> FileIndex:
     """``build_index`` split across worker processes when the file has many objects."""
     shallow, units, estimate = _plan_units(h5, want=8 * workers)
     if estimate < PARALLEL_THRESHOLD or len(units) < 2:
@@ -315,10 +327,14 @@ def build_index_parallel(h5: h5py.File, series_types: frozenset[str] = frozenset
     own = executor is None
     if own:
         executor = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        )
     try:
-        futures = [executor.submit(_walk_units, h5.filename, batch, frozenset(series_types))
-                   for batch in batches if batch]
+        futures = [
+            executor.submit(_walk_units, h5.filename, batch, frozenset(series_types))
+            for batch in batches
+            if batch
+        ]
         walker = _Walker(h5, frozenset(series_types))
         for path in shallow:
             walker.record_one(path)
@@ -331,18 +347,27 @@ def build_index_parallel(h5: h5py.File, series_types: frozenset[str] = frozenset
     finally:
         if own:
             executor.shutdown(wait=False, cancel_futures=True)
-    entries.sort(key=lambda e: e.path)
+    entries.sort(key=_walk_order)
     index = FileIndex(None, entries, series)
     _complete_linked_series(h5, index)
     return index
 
 
-def _collect_series_fact(facts: SeriesFacts, leaf: str, dataset_id: h5py.h5d.DatasetID,
-                         shape: tuple[int, ...]) -> None:
+def _walk_order(entry: IndexEntry) -> list[str]:
+    """Sort key giving H5Ovisit's order: parents first, siblings by name, depth first.
+
+    Sorting plain path strings differs from it ("/a-b" sorts before "/a/x"), so the parallel
+    index would list objects in another order than the single-process walk.
+    """
+    return entry.path.split("/")
+
+
+def _collect_series_fact(
+    facts: SeriesFacts, leaf: str, dataset_id: h5py.h5d.DatasetID, shape: tuple[int, ...]
+) -> None:
     if leaf == "data":
         facts.data_shape = shape
-        unit = h5py.h5a.exists(dataset_id, b"unit") and _read_string_attr(dataset_id, b".", b"unit")
-        facts.unit = unit or None
+        facts.unit = _read_string_attr(dataset_id, b".", b"unit") or None
     elif leaf == "starting_time":
         facts.starting_time = _read_scalar_float(dataset_id)
         facts.rate = _read_float_attr(dataset_id, b"rate")
@@ -361,9 +386,11 @@ def _complete_linked_series(h5: h5py.File, index: FileIndex) -> None:
         if facts.data_shape is not None and not no_time_axis:
             continue
         group = None
-        for leaf, missing in (("data", facts.data_shape is None),
-                              ("starting_time", no_time_axis),
-                              ("timestamps", no_time_axis)):
+        for leaf, missing in (
+            ("data", facts.data_shape is None),
+            ("starting_time", no_time_axis),
+            ("timestamps", no_time_axis),
+        ):
             if not missing:
                 continue
             group = group if group is not None else h5.get(path)
@@ -373,64 +400,37 @@ def _complete_linked_series(h5: h5py.File, index: FileIndex) -> None:
 
 
 # -- persistence ------------------------------------------------------------------------------
-def cache_dir() -> Path:
-    """The user cache folder (``NDVIEWER_CACHE_DIR`` overrides it, e.g. in tests)."""
-    override = os.environ.get("NDVIEWER_CACHE_DIR")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("ndviewer", appauthor=False))
-
-
-def _cache_path(identity: FileIdentity) -> Path:
-    digest = hashlib.sha1(identity.path.encode("utf-8")).hexdigest()[:20]
-    return cache_dir() / "index" / f"{digest}.pickle"
-
-
 def load_cached_index(identity: FileIdentity) -> FileIndex | None:
     """The persisted index if it was built from this very file (same path, size and mtime)."""
-    path = _cache_path(identity)
+    payload = cache.load("index", identity, str(INDEX_FORMAT))
+    if payload is None:
+        return None
     try:
-        with path.open("rb") as handle:
-            payload = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
+        entries = [IndexEntry(*row) for row in payload["entries"]]
+        series = {path: SeriesFacts(*row) for path, row in payload["series"].items()}
+    except (KeyError, TypeError):
         return None
-    if not isinstance(payload, dict) or payload.get("format") != INDEX_FORMAT:
-        return None
-    if payload.get("identity") != identity.key():
-        return None
-    entries = [IndexEntry(*row) for row in payload["entries"]]
-    series = {path: SeriesFacts(*row) for path, row in payload["series"].items()}
     return FileIndex(identity, entries, series, from_cache=True)
 
 
 def save_index(index: FileIndex) -> None:
-    """Persist atomically (temporary file, then rename); a failure only costs speed."""
     if index.identity is None:
         return
-    path = _cache_path(index.identity)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "format": INDEX_FORMAT,
-            "identity": index.identity.key(),
-            "entries": [(e.path, e.kind, e.neurodata_type, e.namespace, e.shape, e.dtype)
-                        for e in index.entries],
-            "series": {p: (f.data_shape, f.unit, f.rate, f.starting_time, f.timestamps_count,
-                           f.first_timestamp, f.last_timestamp) for p, f in index.series.items()},
-        }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    cache.save("index", index.identity, str(INDEX_FORMAT), {
+        "entries": [(e.path, e.kind, e.neurodata_type, e.namespace, e.shape, e.dtype)
+                    for e in index.entries],
+        "series": {p: (f.data_shape, f.unit, f.rate, f.starting_time, f.timestamps_count,
+                       f.first_timestamp, f.last_timestamp) for p, f in index.series.items()},
+    })
 
 
-def file_index(h5: h5py.File, identity: FileIdentity,
-               series_types: frozenset[str] = frozenset(),
-               use_cache: bool = True, parallel: bool = True) -> FileIndex:
+def file_index(
+    h5: h5py.File,
+    identity: FileIdentity,
+    series_types: frozenset[str] = frozenset(),
+    use_cache: bool = True,
+    parallel: bool = True,
+) -> FileIndex:
     """The index of an open file, from the persisted cache when the file is unchanged."""
     if use_cache:
         cached = load_cached_index(identity)
