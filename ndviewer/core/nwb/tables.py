@@ -1,0 +1,1022 @@
+"""Read DynamicTables lazily: columns, ragged cells, regions and references.
+
+A DynamicTable on disk is a group whose ``colnames`` attribute orders its column datasets, plus
+an ``id`` dataset. A ragged column ``x`` has ``x_index`` (a VectorIndex of exclusive end
+offsets, often uint8/uint16) and a doubly ragged one also ``x_index_index``; a
+DynamicTableRegion holds row numbers of the table its ``table`` attribute references; other
+columns may hold object references, enum codes or compound records. This module turns all of
+these into plain values *for the rows asked for only*, so a table of 10^6 rows costs what is on
+screen, and gives every column one sort/filter key per row.
+
+The layout is recognised from the file itself (``target``, ``table`` and ``elements``
+attributes, ``_index`` names), never from a list of type names, so extension tables work as
+their parents do.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ndviewer.core.errors import NdviewerError
+from ndviewer.core.nodes import read_type_attrs
+from ndviewer.core.values import decode_text, decode_value
+
+#: Element kinds a column can hold (what one value inside a cell is).
+NUMBER = "number"
+BOOL = "bool"
+STRING = "string"
+ENUM = "enum"
+REGION = "region"
+REFERENCE = "reference"
+COMPOUND = "compound"
+
+#: A gap of up to this many elements between two wanted ranges is read rather than skipped:
+#: one HDF5 read of a few extra values is cheaper than a second read call.
+_MERGE_GAP = 4096
+
+#: Sort/filter key arrays kept per table (each is one value per row).
+CACHED_KEY_COLUMNS = 3
+
+#: Rows of a block are previewed with at most this many values per ragged cell.
+PREVIEW_ITEMS = 8
+
+
+@dataclass(frozen=True)
+class JumpTarget:
+    """Where a region or reference cell points: an object path, and a row for table targets."""
+
+    path: str
+    row: int | None = None
+
+
+@dataclass(frozen=True)
+class RaggedCell:
+    """What a block shows of a ragged cell: its length and its first few values.
+
+    ``head`` is None for doubly ragged cells, whose values are only read on demand.
+    """
+
+    count: int
+    head: Sequence[Any] | None
+
+    @property
+    def truncated(self) -> bool:
+        return self.head is None or len(self.head) < self.count
+
+
+@dataclass(frozen=True)
+class RowBlock:
+    """Cells of some rows of a table, as the table view shows them.
+
+    Attributes
+    ----------
+    rows : numpy.ndarray
+        The table row numbers, in the order they were asked for.
+    ids : numpy.ndarray
+        The ``id`` value of each row.
+    cells : dict
+        Column name -> one value per row; ragged columns hold ``RaggedCell`` previews.
+    """
+
+    rows: np.ndarray
+    ids: np.ndarray
+    cells: dict[str, Sequence[Any]]
+
+
+# -- low-level reading ----------------------------------------------------------------------
+
+
+def _as_rows(rows: Sequence[int] | np.ndarray | slice | None, n_rows: int, what: str) -> np.ndarray:
+    """Normalise a row selection to an int64 array, refusing rows the table does not have."""
+    if rows is None:
+        return np.arange(n_rows, dtype=np.int64)
+    if isinstance(rows, slice):
+        return np.arange(*rows.indices(n_rows), dtype=np.int64)
+    array = np.asarray(rows, dtype=np.int64).reshape(-1)
+    if array.size and (array.min() < 0 or array.max() >= n_rows):
+        bad = int(array.min() if array.min() < 0 else array.max())
+        raise NdviewerError(f"Row {bad} does not exist in {what}, which has {n_rows} rows.")
+    return array
+
+
+def _spans(starts: np.ndarray, ends: np.ndarray, gap: int = _MERGE_GAP) -> list[tuple[int, int]]:
+    """Merge [start, end) ranges whose gaps are small into as few read spans as possible."""
+    order = np.argsort(starts, kind="stable")
+    spans: list[tuple[int, int]] = []
+    for s, e in zip(starts[order].tolist(), ends[order].tolist(), strict=True):
+        if e <= s:
+            continue
+        if spans and s - spans[-1][1] <= gap:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], e))
+        else:
+            spans.append((s, e))
+    return spans
+
+
+class _Source:
+    """Reads slices of one dataset along its first axis, decoded to display values.
+
+    Strings become ``str``, object references become target paths (read as raw addresses so
+    that each distinct target is looked up once), enum codes become their labels and compound
+    records become tuples with those same decodings.
+    """
+
+    def __init__(self, dataset: h5py.Dataset, labels: np.ndarray | None = None) -> None:
+        self.dataset = dataset
+        self.labels = labels
+        dtype = dataset.dtype
+        self.is_string = h5py.check_string_dtype(dtype) is not None
+        self.is_reference = h5py.check_ref_dtype(dtype) is not None
+        self.hdf5_enum = h5py.check_enum_dtype(dtype) if dtype.kind != "b" else None
+        self.is_compound = dtype.names is not None
+        self._plain_numbers = (
+            dtype.kind in "biuf" and labels is None and not self.hdf5_enum and dataset.ndim == 1
+        )
+        self._paths: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return 0 if self.dataset.shape is None or not self.dataset.shape else self.dataset.shape[0]
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """Decoded values of elements [lo, hi)."""
+        hi = min(hi, len(self))
+        lo = min(lo, hi)
+        if self.is_reference:
+            return self._read_references(lo, hi)
+        if self.is_string:
+            return self.dataset.asstr(errors="replace")[lo:hi]
+        raw = self.dataset[lo:hi]
+        if self.is_compound:
+            return self._decode_compound(raw)
+        if self.labels is not None:
+            return self._decode_enum(raw)
+        if self.hdf5_enum:
+            names = {code: name for name, code in self.hdf5_enum.items()}
+            out = np.empty(raw.shape, dtype=object)
+            for position, code in np.ndenumerate(raw):
+                out[position] = names.get(int(code), str(code))
+            return out
+        return raw
+
+    def take(self, positions: np.ndarray) -> np.ndarray:
+        """Decoded values at ``positions`` (any order, repeats allowed), with few reads."""
+        if positions.size == 0:
+            return self.read(0, 0)
+        uniq, inverse = np.unique(positions, return_inverse=True)
+        spans = _spans(uniq, uniq + 1)
+        if len(spans) > 8 and self._plain_numbers:
+            # scattered points: one HDF5 point selection instead of a read per span
+            return _read_points(self.dataset, uniq)[inverse]
+        parts = [self.read(lo, hi) for lo, hi in spans]
+        values = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        # Where each wanted position sits inside the concatenated spans.
+        span_starts = np.array([lo for lo, _ in spans], dtype=np.int64)
+        span_offsets = np.cumsum([0] + [hi - lo for lo, hi in spans[:-1]])
+        which = np.searchsorted(span_starts, uniq, side="right") - 1
+        located = uniq - span_starts[which] + span_offsets[which]
+        return values[located[inverse]]
+
+    def read_ranges(self, starts: np.ndarray, ends: np.ndarray) -> list[np.ndarray]:
+        """One decoded array per [start, end) range, reading merged spans once each."""
+        starts = np.asarray(starts, dtype=np.int64)
+        ends = np.asarray(ends, dtype=np.int64)
+        out: list[np.ndarray] = [self.read(0, 0)] * len(starts)
+        if not len(starts):
+            return out
+        spans = _spans(starts, ends)
+        span_of = (
+            np.searchsorted(np.array([s for s, _ in spans], dtype=np.int64), starts, side="right")
+            - 1
+        )
+        cache: dict[int, np.ndarray] = {}
+        for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+            if e <= s:
+                continue
+            k = int(span_of[i])
+            if k not in cache:
+                cache[k] = self.read(*spans[k])
+            base = spans[k][0]
+            out[i] = cache[k][s - base : e - base]
+        return out
+
+    # -- decoders ----------------------------------------------------------------------------
+    def _path_of(self, address: int, position: int) -> str:
+        path = self._paths.get(address)
+        if path is None:
+            ref = self.dataset[position]
+            path = _reference_path(self.dataset.file, ref)
+            self._paths[address] = path
+        return path
+
+    def _read_references(self, lo: int, hi: int) -> np.ndarray:
+        out = np.empty(hi - lo, dtype=object)
+        if hi <= lo:
+            return out
+        try:
+            addresses = _read_reference_addresses(self.dataset, lo, hi)
+        except (TypeError, ValueError, OSError):  # new-style references: decode one by one
+            for i, ref in enumerate(self.dataset[lo:hi]):
+                out[i] = _reference_path(self.dataset.file, ref)
+            return out
+        for i, address in enumerate(addresses.tolist()):
+            out[i] = "" if address == 0 else self._path_of(address, lo + i)
+        return out
+
+    def _decode_compound(self, raw: np.ndarray) -> np.ndarray:
+        dtype = raw.dtype
+        decoders = []
+        for name in dtype.names:
+            field_dtype = dtype.fields[name][0]
+            if h5py.check_ref_dtype(field_dtype) is not None:
+                decoders.append(lambda v: _reference_path(self.dataset.file, v))
+            elif h5py.check_string_dtype(field_dtype) is not None or field_dtype.kind == "S":
+                decoders.append(lambda v: decode_text(v) if isinstance(v, bytes) else v)
+            else:
+                decoders.append(None)
+        out = np.empty(raw.shape[0], dtype=object)
+        for i, record in enumerate(raw.tolist()):
+            out[i] = tuple(
+                value if decode is None else decode(value)
+                for value, decode in zip(record, decoders, strict=True)
+            )
+        return out
+
+    def _decode_enum(self, raw: np.ndarray) -> np.ndarray:
+        codes = np.asarray(raw, dtype=np.int64)
+        out = np.empty(codes.shape, dtype=object)
+        valid = (codes >= 0) & (codes < len(self.labels))
+        out[valid] = self.labels[codes[valid]]
+        out[~valid] = None
+        return out
+
+
+def _reference_path(h5file: h5py.File, ref: Any) -> str:
+    """Target path of an object reference; '' for a null or dangling one."""
+    if not ref:
+        return ""
+    try:
+        name = h5file[ref].name
+    except (KeyError, ValueError, OSError):
+        return ""
+    return name or ""
+
+
+def _read_points(dataset: h5py.Dataset, positions: np.ndarray) -> np.ndarray:
+    """Values of a 1-D dataset at sorted unique ``positions`` in one HDF5 read."""
+    out = np.empty(positions.size, dtype=dataset.dtype)
+    file_space = dataset.id.get_space()
+    file_space.select_elements(positions.astype(np.uint64).reshape(-1, 1))
+    memory_space = h5py.h5s.create_simple((positions.size,))
+    dataset.id.read(memory_space, file_space, out)
+    return out
+
+
+def _read_reference_addresses(dataset: h5py.Dataset, lo: int, hi: int) -> np.ndarray:
+    """The raw object addresses of references [lo, hi): hashable, unlike ``h5py.Reference``."""
+    file_type = dataset.id.get_type()
+    if file_type.get_size() != 8 or dataset.ndim != 1:
+        raise TypeError("not an old-style 1-D object reference dataset")
+    out = np.empty(hi - lo, dtype=np.uint64)
+    file_space = dataset.id.get_space()
+    file_space.select_hyperslab((lo,), (hi - lo,))
+    memory_space = h5py.h5s.create_simple((hi - lo,))
+    dataset.id.read(memory_space, file_space, out, mtype=file_type)
+    return out
+
+
+def _read_index(dataset: h5py.Dataset, lo: int, hi: int) -> np.ndarray:
+    """Index offsets as int64 (they are stored as uint8/uint16/… and must not wrap)."""
+    return np.asarray(dataset[lo:hi], dtype=np.int64)
+
+
+def _index_bounds(dataset: h5py.Dataset, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the given rows of a VectorIndex."""
+    if rows.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    source = _IndexSource(dataset)
+    ends = source.take(rows)
+    starts = np.zeros(rows.size, dtype=np.int64)
+    nonzero = rows > 0
+    if nonzero.any():
+        starts[nonzero] = source.take(rows[nonzero] - 1)
+    return starts, ends
+
+
+class _IndexSource(_Source):
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        hi = min(hi, len(self))
+        return _read_index(self.dataset, min(lo, hi), hi)
+
+
+# -- columns --------------------------------------------------------------------------------
+
+
+class Column:
+    """One column of a table: how to read its cells and what kind of values they hold.
+
+    Attributes
+    ----------
+    name : str
+        Column name as listed in ``colnames`` (``category/name`` for AlignedDynamicTable
+        category columns).
+    path : str
+        HDF5 path of the column's VectorData.
+    element_kind : str
+        What one value is: ``number``, ``bool``, ``string``, ``enum``, ``region``,
+        ``reference`` or ``compound``.
+    ragged_depth : int
+        Number of VectorIndex levels (0 plain, 1 ragged, 2 doubly ragged…).
+    element_shape : tuple of int
+        Shape of one value beyond the row axis (e.g. ``(2,)`` for an (n, 2) column).
+    target_table : str or None
+        For regions, the path of the table whose rows the values index.
+    field_names : tuple of str
+        Field names of compound values.
+    """
+
+    def __init__(self, group: h5py.Group, dataset_name: str, name: str | None = None) -> None:
+        dataset = group[dataset_name]
+        if not isinstance(dataset, h5py.Dataset):
+            raise NdviewerError(f"Column {dataset_name} of table {group.name} is not a dataset.")
+        self.name = name or dataset_name
+        self.path = dataset.name
+        self.table_path = group.name
+        attrs = dataset.attrs
+        self.neurodata_type, _, _ = read_type_attrs(attrs)
+        self.description = _attr_text(attrs, "description")
+        self.unit = _attr_text(attrs, "unit") or None
+        self.dtype = dataset.dtype
+        self.element_shape: tuple[int, ...] = tuple(dataset.shape[1:]) if dataset.shape else ()
+        self.field_names: tuple[str, ...] = tuple(dataset.dtype.names or ())
+        self.target_table: str | None = None
+        labels = None
+        if "table" in attrs and isinstance(attrs["table"], h5py.Reference):
+            self.target_table = _reference_path(dataset.file, attrs["table"]) or None
+            self.element_kind = REGION
+        elif "elements" in attrs and isinstance(attrs["elements"], h5py.Reference):
+            elements = dataset.file[attrs["elements"]]
+            labels = _Source(elements).read(0, len(elements))
+            self.element_kind = ENUM
+        elif h5py.check_ref_dtype(dataset.dtype) is not None:
+            self.element_kind = REFERENCE
+        elif dataset.dtype.names is not None:
+            self.element_kind = COMPOUND
+        elif h5py.check_string_dtype(dataset.dtype) is not None:
+            self.element_kind = STRING
+        elif dataset.dtype.kind == "b":
+            self.element_kind = BOOL
+        elif h5py.check_enum_dtype(dataset.dtype) is not None:
+            self.element_kind = ENUM
+        else:
+            self.element_kind = NUMBER
+        self._source = _Source(dataset, labels)
+        # Index levels, outermost first: x_index_index, then x_index.
+        levels: list[h5py.Dataset] = []
+        index_name = f"{dataset_name}_index"
+        while index_name in group and isinstance(group[index_name], h5py.Dataset):
+            levels.insert(0, group[index_name])
+            index_name += "_index"
+        self._levels = levels
+        self.index_paths = tuple(level.name for level in levels)
+        outer = levels[0] if levels else dataset
+        self.n_rows = int(outer.shape[0]) if outer.shape else 0
+
+    # -- description -------------------------------------------------------------------------
+    @property
+    def ragged_depth(self) -> int:
+        return len(self._levels)
+
+    @property
+    def is_ragged(self) -> bool:
+        return bool(self._levels)
+
+    @property
+    def sortable(self) -> bool:
+        """True when every row has one comparable key (ragged cells sort by length)."""
+        if self.is_ragged:
+            return True
+        return self.element_kind != COMPOUND and not self.element_shape
+
+    @property
+    def is_link(self) -> bool:
+        """Cells point somewhere the user can jump to (a region row or an object)."""
+        if self.element_kind in (REGION, REFERENCE):
+            return True
+        if self.element_kind == COMPOUND:
+            return any(
+                h5py.check_ref_dtype(self.dtype.fields[name][0]) is not None
+                for name in self.field_names
+            )
+        return False
+
+    def __repr__(self) -> str:
+        ragged = f", ragged x{self.ragged_depth}" if self.ragged_depth else ""
+        return f"Column({self.name!r}, {self.element_kind}{ragged})"
+
+    # -- reading -----------------------------------------------------------------------------
+    def read(
+        self, rows: Sequence[int] | np.ndarray | slice | None = None
+    ) -> list[Any] | np.ndarray:
+        """Full cell values of ``rows`` (all rows when None), in the order asked.
+
+        Plain columns give an array (one value, or one sub-array for (n, k) columns, per row);
+        ragged columns give a list with one array per row, and doubly ragged ones a list of
+        lists of arrays.
+        """
+        selected = _as_rows(rows, self.n_rows, f"column {self.name} of {self.table_path}")
+        if not self._levels:
+            contiguous = selected.size and np.all(np.diff(selected) == 1)
+            if (isinstance(rows, slice) or rows is None) and contiguous:
+                return self._source.read(int(selected[0]), int(selected[-1]) + 1)
+            return self._source.take(selected)
+        starts, ends = _index_bounds(self._levels[0], selected)
+        return self._expand(1, starts, ends)
+
+    def _expand(self, depth: int, starts: np.ndarray, ends: np.ndarray) -> list[Any]:
+        """Cells made of the [start, end) ranges of level ``depth`` (the data after the last)."""
+        if depth == len(self._levels):
+            return self._source.read_ranges(starts, ends)
+        level = _IndexSource(self._levels[depth])
+        # For each range [s, e) of this index, element j spans level[j-1] .. level[j].
+        bounds = level.read_ranges(np.maximum(starts - 1, 0), ends)
+        sub_starts: list[np.ndarray] = []
+        sub_ends: list[np.ndarray] = []
+        for s, e, values in zip(starts.tolist(), ends.tolist(), bounds, strict=True):
+            if e <= s:
+                sub_starts.append(np.zeros(0, dtype=np.int64))
+                sub_ends.append(np.zeros(0, dtype=np.int64))
+                continue
+            edges = values if s > 0 else np.concatenate([[0], values])
+            sub_starts.append(edges[:-1])
+            sub_ends.append(edges[1:])
+        flat = self._expand(
+            depth + 1,
+            np.concatenate(sub_starts) if sub_starts else np.zeros(0, dtype=np.int64),
+            np.concatenate(sub_ends) if sub_ends else np.zeros(0, dtype=np.int64),
+        )
+        out: list[Any] = []
+        position = 0
+        for piece in sub_starts:
+            out.append(flat[position : position + len(piece)])
+            position += len(piece)
+        return out
+
+    def counts(self, rows: Sequence[int] | np.ndarray | slice | None = None) -> np.ndarray:
+        """Number of values in each ragged cell (first index level); reads the index only."""
+        if not self._levels:
+            raise NdviewerError(f"Column {self.name} of {self.table_path} is not ragged.")
+        selected = _as_rows(rows, self.n_rows, f"column {self.name} of {self.table_path}")
+        if rows is None or isinstance(rows, slice):
+            if selected.size == 0:
+                return np.zeros(0, dtype=np.int64)
+            lo, hi = int(selected[0]), int(selected[-1]) + 1
+            if np.all(np.diff(selected) == 1):
+                ends = _read_index(self._levels[0], max(lo - 1, 0), hi)
+                if lo == 0:
+                    ends = np.concatenate([[0], ends])
+                return np.diff(ends)
+        starts, ends = _index_bounds(self._levels[0], selected)
+        return ends - starts
+
+    def bounds(
+        self, rows: Sequence[int] | np.ndarray | slice | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, ends) of each ragged cell's values, as positions in the next level."""
+        if not self._levels:
+            raise NdviewerError(f"Column {self.name} of {self.table_path} is not ragged.")
+        selected = _as_rows(rows, self.n_rows, f"column {self.name} of {self.table_path}")
+        return _index_bounds(self._levels[0], selected)
+
+    @property
+    def n_values(self) -> int:
+        """Length of the data under the first index level (all values of all cells)."""
+        if len(self._levels) > 1:
+            return len(self._levels[1])
+        return len(self._source)
+
+    def read_values(self, lo: int, hi: int) -> np.ndarray:
+        """Values [lo, hi) of a singly ragged column's data, all cells run together."""
+        if len(self._levels) != 1:
+            raise NdviewerError(f"Column {self.name} of {self.table_path} is not singly ragged.")
+        return self._source.read(lo, hi)
+
+    def take_values(self, positions: np.ndarray) -> np.ndarray:
+        """Values of a singly ragged column's data at ``positions`` (e.g. first spikes)."""
+        if len(self._levels) != 1:
+            raise NdviewerError(f"Column {self.name} of {self.table_path} is not singly ragged.")
+        return self._source.take(np.asarray(positions, dtype=np.int64))
+
+    def read_value_ranges(self, starts: np.ndarray, ends: np.ndarray) -> list[np.ndarray]:
+        """Data of several [start, end) ranges of a singly ragged column, merged into few reads."""
+        if len(self._levels) != 1:
+            raise NdviewerError(f"Column {self.name} of {self.table_path} is not singly ragged.")
+        return self._source.read_ranges(starts, ends)
+
+    def attribute(self, key: str) -> Any:
+        """A decoded attribute of the column's dataset (e.g. ``unit``, ``sampling_rate``)."""
+        value = self._source.dataset.attrs.get(key)
+        return None if value is None else decode_value(value, self._source.dataset.file)
+
+    def previews(self, rows: np.ndarray, n_items: int = PREVIEW_ITEMS) -> list[RaggedCell]:
+        """Length and first ``n_items`` values of each ragged cell, without reading the rest."""
+        starts, ends = _index_bounds(self._levels[0], rows)
+        if self.ragged_depth > 1:
+            return [RaggedCell(int(e - s), None) for s, e in zip(starts, ends, strict=True)]
+        heads = self._source.read_ranges(starts, np.minimum(ends, starts + n_items))
+        return [
+            RaggedCell(int(e - s), head)
+            for s, e, head in zip(starts.tolist(), ends.tolist(), heads, strict=True)
+        ]
+
+    def sort_keys(self) -> np.ndarray:
+        """One comparable key per row: the value, or the length of ragged cells.
+
+        Strings (and paths, enum labels) come back as a numpy unicode array, numbers as their
+        own dtype, bools as 0/1.
+        """
+        if not self.sortable:
+            raise NdviewerError(
+                f"Column {self.name} of {self.table_path} holds "
+                f"{'records' if self.element_kind == COMPOUND else 'arrays'} and cannot be "
+                "sorted or filtered."
+            )
+        if self._levels:
+            return self.counts()
+        values = self._source.read(0, self.n_rows)
+        if values.dtype == object and self.element_kind in (STRING, REFERENCE):
+            return values.astype(str)  # always str here: one C-level conversion
+        if values.dtype == object:
+            if all(isinstance(v, str) or v is None for v in values):
+                return np.array(["" if v is None else v for v in values], dtype=str)
+            return np.array([np.nan if v is None else v for v in values], dtype=float)
+        if self.element_kind == BOOL:
+            return values.astype(np.int8)
+        return values
+
+    def jump_targets(self, value: Any) -> list[JumpTarget]:
+        """Where a cell's value points (region rows, referenced objects); [] for plain values."""
+        targets: list[JumpTarget] = []
+        for element in _flatten(value):
+            if self.element_kind == REGION and self.target_table:
+                targets.append(JumpTarget(self.target_table, int(element)))
+            elif self.element_kind == REFERENCE and element:
+                targets.append(JumpTarget(str(element)))
+            elif self.element_kind == COMPOUND and isinstance(element, tuple):
+                for name, part in zip(self.field_names, element, strict=False):
+                    if h5py.check_ref_dtype(self.dtype.fields[name][0]) is not None and part:
+                        targets.append(JumpTarget(str(part)))
+        return targets
+
+
+def _flatten(value: Any) -> list[Any]:
+    """The single values inside a (possibly ragged) cell."""
+    if isinstance(value, RaggedCell):
+        return list(value.head or [])
+    if isinstance(value, list):
+        out: list[Any] = []
+        for item in value:
+            out.extend(_flatten(item))
+        return out
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        return value.ravel().tolist()
+    if isinstance(value, np.ndarray):
+        return (
+            [item for part in value.tolist() for item in _flatten(part)]
+            if value.ndim
+            else [value.item()]
+        )
+    return [value]
+
+
+def _attr_text(attrs: h5py.AttributeManager, key: str) -> str:
+    value = attrs.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, bytes | str):
+        return decode_text(value)
+    if isinstance(value, np.ndarray) and value.size == 1:
+        item = value.ravel()[0]
+        return decode_text(item) if isinstance(item, bytes | str) else str(item)
+    return str(value)
+
+
+def _colnames(group: h5py.Group) -> list[str]:
+    raw = group.attrs.get("colnames")
+    if raw is None:
+        return []
+    values = np.atleast_1d(raw).tolist()
+    return [
+        decode_text(v) if isinstance(v, bytes | str) else str(v)
+        for v in values
+        if isinstance(v, bytes | str)
+    ]
+
+
+def is_table_group(obj: Any) -> bool:
+    """True for a group laid out as a DynamicTable (a ``colnames`` attribute and an ``id``)."""
+    return isinstance(obj, h5py.Group) and "colnames" in obj.attrs and "id" in obj
+
+
+# -- tables ---------------------------------------------------------------------------------
+
+
+class Table:
+    """A DynamicTable read lazily: nothing but the column layout is read on construction.
+
+    AlignedDynamicTables (e.g. IntracellularRecordingsTable) also list their category
+    sub-tables' columns, named ``category/column`` (including ``category/id``), since every
+    category table has one row per row of the main table.
+
+    Attributes
+    ----------
+    path, name, neurodata_type, description : str
+    n_rows : int
+    columns : list of Column
+        In ``colnames`` order, then category columns; ``id`` is not among them.
+    problems : list of str
+        Columns that could not be read, each as one sentence.
+    """
+
+    def __init__(self, group: h5py.Group) -> None:
+        if not is_table_group(group):
+            raise NdviewerError(
+                f"{group.name} in {group.file.filename} is not a table: a DynamicTable needs a "
+                "'colnames' attribute and an 'id' dataset."
+            )
+        self.group = group
+        self.path = group.name
+        self.name = group.name.rsplit("/", 1)[-1] or "/"
+        self.neurodata_type = read_type_attrs(group.attrs)[0] or "DynamicTable"
+        self.description = _attr_text(group.attrs, "description")
+        self.problems: list[str] = []
+        self._keys: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._keys_lock = threading.Lock()
+        id_dataset = group["id"]
+        self._ids = _Source(id_dataset)
+        self.n_rows = len(self._ids)
+        self.columns: list[Column] = []
+        for colname in _colnames(group):
+            self._add_column(group, colname, colname)
+        categories = group.attrs.get("categories")
+        if categories is not None:
+            for category in np.atleast_1d(categories).tolist():
+                category = decode_text(category) if isinstance(category, bytes | str) else None
+                sub = group.get(category) if category else None
+                if not is_table_group(sub):
+                    self.problems.append(f"Category {category} of {self.path} is not a table.")
+                    continue
+                self._add_column(sub, "id", f"{category}/id")
+                for colname in _colnames(sub):
+                    self._add_column(sub, colname, f"{category}/{colname}")
+        self._by_name = {column.name: column for column in self.columns}
+
+    @classmethod
+    def from_node(cls, node: Any) -> Table:
+        """The table for a ``Node`` of the file tree."""
+        obj = node.h5obj()
+        if not isinstance(obj, h5py.Group):
+            raise NdviewerError(f"{node.path} in {node.file.path} is not a table group.")
+        return cls(obj)
+
+    def _add_column(self, group: h5py.Group, dataset_name: str, name: str) -> None:
+        if dataset_name not in group:
+            self.problems.append(
+                f"Column {name} of {self.path} is listed in colnames but has no dataset."
+            )
+            return
+        try:
+            column = Column(group, dataset_name, name)
+        except (NdviewerError, OSError, KeyError, ValueError, TypeError) as exc:
+            self.problems.append(f"Column {name} of {self.path} cannot be read: {exc}")
+            return
+        if column.n_rows != self.n_rows:
+            self.problems.append(
+                f"Column {name} of {self.path} has {column.n_rows} rows but the table has "
+                f"{self.n_rows}; missing cells are shown empty."
+            )
+        self.columns.append(column)
+
+    def __repr__(self) -> str:
+        return f"Table({self.path!r}, {self.n_rows} rows, {len(self.columns)} columns)"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    def column(self, name: str) -> Column:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise NdviewerError(f"Table {self.path} has no column named {name}.") from None
+
+    def ids(self, rows: Sequence[int] | np.ndarray | slice | None = None) -> np.ndarray:
+        selected = _as_rows(rows, self.n_rows, f"table {self.path}")
+        return self._ids.take(selected)
+
+    def read_block(
+        self,
+        rows: Sequence[int] | np.ndarray | slice,
+        columns: Sequence[str] | None = None,
+        preview_items: int = PREVIEW_ITEMS,
+    ) -> RowBlock:
+        """Cells of ``rows`` for display: plain values, and previews of ragged cells.
+
+        Rows a column does not have (a damaged, short column) come back as None.
+        """
+        selected = _as_rows(rows, self.n_rows, f"table {self.path}")
+        names = self.column_names if columns is None else list(columns)
+        cells: dict[str, Sequence[Any]] = {}
+        for name in names:
+            column = self.column(name)
+            present = selected < column.n_rows
+            values: list[Any] = [None] * selected.size
+            wanted = selected[present]
+            if wanted.size:
+                if column.is_ragged:
+                    got: Sequence[Any] = column.previews(wanted, preview_items)
+                else:
+                    got = column.read(wanted)
+                for slot, value in zip(np.flatnonzero(present).tolist(), got, strict=True):
+                    values[slot] = value
+            cells[name] = values
+        return RowBlock(selected, self.ids(selected), cells)
+
+    def sort_keys(self, name: str) -> np.ndarray:
+        """Sort/filter keys of column ``name`` (``"id"`` for the row ids).
+
+        The last few key arrays are kept (a fixed number, not a fixed share of the file), so
+        sorting and then filtering the same column of 10^6 rows reads it once.
+        """
+        with self._keys_lock:
+            cached = self._keys.get(name)
+            if cached is not None:
+                self._keys.move_to_end(name)
+                return cached
+        keys = self._read_sort_keys(name)
+        keys.setflags(write=False)
+        with self._keys_lock:
+            self._keys[name] = keys
+            while len(self._keys) > CACHED_KEY_COLUMNS:
+                self._keys.popitem(last=False)
+        return keys
+
+    def _read_sort_keys(self, name: str) -> np.ndarray:
+        if name == "id":
+            return self._ids.read(0, self.n_rows)
+        keys = self.column(name).sort_keys()
+        if len(keys) < self.n_rows:  # short column: missing cells sort last
+            fill = "" if keys.dtype.kind == "U" else np.nan
+            keys = np.concatenate(
+                [
+                    keys.astype(float if fill is np.nan else keys.dtype),
+                    np.full(self.n_rows - len(keys), fill),
+                ]
+            )
+        return keys[: self.n_rows]
+
+    def sort_order(
+        self, name: str, descending: bool = False, rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Row numbers ordered by column ``name``; ties keep table order, NaN goes last."""
+        keys = self.sort_keys(name)
+        subset = np.arange(self.n_rows, dtype=np.int64) if rows is None else np.asarray(rows)
+        return subset[order_by_keys(keys[subset], descending)]
+
+    def filter_rows(self, filters: Mapping[str, str], rows: np.ndarray | None = None) -> np.ndarray:
+        """Row numbers (ascending, within ``rows`` if given) matching every column filter."""
+        mask = np.ones(self.n_rows, dtype=bool)
+        for name, text in filters.items():
+            if text.strip():
+                mask &= filter_mask(self.sort_keys(name), text)
+        matched = np.flatnonzero(mask)
+        if rows is not None:
+            matched = np.asarray(rows)[mask[np.asarray(rows)]]
+        return matched
+
+
+# -- sorting and filtering ------------------------------------------------------------------
+
+
+def order_by_keys(keys: np.ndarray, descending: bool = False) -> np.ndarray:
+    """Stable argsort of ``keys``; NaN keys go last in both directions."""
+    n = len(keys)
+    if keys.dtype.kind == "f":
+        valid = ~np.isnan(keys)
+        positions = np.flatnonzero(valid)
+        ordered = positions[_stable_order(keys[valid], descending)]
+        return np.concatenate([ordered, np.flatnonzero(~valid)])
+    return np.arange(n, dtype=np.int64)[_stable_order(keys, descending)]
+
+
+def _stable_order(keys: np.ndarray, descending: bool) -> np.ndarray:
+    if not descending:
+        return np.argsort(keys, kind="stable")
+    n = len(keys)
+    # Sorting the reversed keys and reversing the result keeps ties in ascending row order.
+    return (n - 1 - np.argsort(keys[::-1], kind="stable"))[::-1]
+
+
+_COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<|=)\s*(.+?)\s*$")
+_RANGE = re.compile(r"^\s*(\S+)\s*\.\.\s*(\S+)\s*$")
+
+
+def filter_mask(keys: np.ndarray, text: str) -> np.ndarray:
+    """Which keys match a filter typed by the user.
+
+    Numbers (and ragged counts, ids, bools as 0/1): ``3``, ``> 3``, ``>= 3``, ``< 3``,
+    ``<= 3``, ``= 3``, ``!= 3``, ``2..5`` (inclusive). Text: case-insensitive substring,
+    ``=word`` for an exact match, ``!word`` for "does not contain".
+    """
+    text = text.strip()
+    if keys.dtype.kind in "biuf":
+        return _numeric_mask(keys, text)
+    values = keys if keys.dtype.kind == "U" else keys.astype(str)
+    if text.startswith("!="):
+        return values != text[2:].strip()
+    if text.startswith("=="):
+        return values == text[2:].strip()
+    if text.startswith("="):
+        return values == text[1:].strip()
+    if text.startswith("!") and len(text) > 1:
+        return ~_contains(values, text[1:])
+    return _contains(values, text)
+
+
+def _contains(values: np.ndarray, needle: str) -> np.ndarray:
+    """Case-insensitive substring test over a unicode array (numpy's string ufuncs)."""
+    strings = getattr(np, "strings", np.char)  # np.strings (numpy >= 2) is the faster one
+    return strings.find(strings.lower(values), needle.lower()) >= 0
+
+
+def _parse_number(text: str, filter_text: str) -> float:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return 1.0 if lowered == "true" else 0.0
+    try:
+        return float(text)
+    except ValueError:
+        raise NdviewerError(
+            f"The filter {filter_text!r} needs a number, e.g. '> 2.5', '3' or '1..10'."
+        ) from None
+
+
+def _numeric_mask(keys: np.ndarray, text: str) -> np.ndarray:
+    values = keys.astype(float) if keys.dtype.kind == "b" else keys
+    match = _RANGE.match(text)
+    if match:
+        lo = _parse_number(match.group(1), text)
+        hi = _parse_number(match.group(2), text)
+        return (values >= min(lo, hi)) & (values <= max(lo, hi))
+    match = _COMPARISON.match(text)
+    op, number = (match.group(1), match.group(2)) if match else ("=", text)
+    threshold = _parse_number(number, text)
+    with np.errstate(invalid="ignore"):
+        if op == ">":
+            return values > threshold
+        if op == ">=":
+            return values >= threshold
+        if op == "<":
+            return values < threshold
+        if op == "<=":
+            return values <= threshold
+        if op == "!=":
+            return values != threshold
+        if math.isnan(threshold):
+            return np.isnan(values) if values.dtype.kind == "f" else np.zeros(len(values), bool)
+        return values == threshold
+
+
+# -- display --------------------------------------------------------------------------------
+
+
+def format_value(value: Any, max_items: int = 6, precise: bool = False) -> str:
+    """Short one-line text for one value (not a whole ragged cell).
+
+    Floats show 6 significant digits, or every digit needed to read them back when
+    ``precise`` (for copying).
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.replace("\n", " ⏎ ")
+    if isinstance(value, bytes):
+        return decode_text(value)
+    if isinstance(value, bool | np.bool_):
+        return "True" if value else "False"
+    if isinstance(value, float | np.floating):
+        return repr(float(value)) if precise else f"{float(value):.6g}"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, tuple):
+        return "(" + ", ".join(format_value(v, max_items, precise) for v in value) + ")"
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return format_value(value.item(), max_items, precise)
+    if isinstance(value, np.ndarray) and value.ndim >= 2 and not precise:
+        # e.g. a mean waveform: its shape says more than the first nested rows would
+        flat = value.ravel()
+        head = ", ".join(format_value(v, max_items) for v in flat[:max_items])
+        shape = " × ".join(str(n) for n in value.shape)
+        return f"{shape}: {head}{', …' if flat.size > max_items else ''}"
+    if isinstance(value, np.ndarray | list):
+        items = list(value[:max_items])
+        text = ", ".join(format_value(v, max_items, precise) for v in items)
+        return f"[{text}{', …' if len(value) > max_items else ''}]"
+    return str(value)
+
+
+def format_cell(column: Column | None, value: Any) -> str:
+    """The text a table view shows for a cell (ragged cells: count, then the first values)."""
+    if isinstance(value, RaggedCell):
+        noun = "item" if value.count == 1 else "items"
+        if value.head is None or value.count == 0:
+            return f"{value.count} {noun}"
+        shown = ", ".join(_format_element(column, v) for v in value.head)
+        return f"{value.count} {noun}: {shown}{', …' if value.truncated else ''}"
+    return _format_element(column, value)
+
+
+def _format_element(column: Column | None, value: Any) -> str:
+    if value is None:  # a cell a short (damaged) column does not have
+        return ""
+    if column is not None and column.element_kind == REGION and column.target_table:
+        table_name = column.target_table.rsplit("/", 1)[-1]
+        if isinstance(value, np.ndarray) and value.ndim:
+            return f"{table_name}{format_value(value)}"
+        return f"{table_name}[{format_value(value)}]"
+    if column is not None and column.element_kind == REFERENCE and value == "":
+        return "(null reference)"
+    return format_value(value)
+
+
+def preview_text(column: Column, value: Any, max_items: int = 1000) -> str:
+    """Multi-line text of a whole cell for the preview pane, truncated at ``max_items`` lines."""
+    lines: list[str] = []
+
+    def walk(item: Any, depth: int) -> None:
+        if len(lines) >= max_items:
+            return
+        if isinstance(item, list) or (
+            isinstance(item, np.ndarray)
+            and item.ndim >= 1
+            and column.is_ragged
+            and depth < column.ragged_depth
+        ):
+            lines.append("  " * depth + f"[{len(item)} items]")
+            for sub in item:
+                walk(sub, depth + 1)
+        else:
+            lines.append("  " * depth + _format_element(column, item))
+
+    if column.is_ragged:
+        walk(value, 0)
+    else:
+        lines.append(_format_element(column, value))
+    if len(lines) >= max_items:
+        lines.append(f"… (first {max_items} lines shown)")
+    return "\n".join(lines)
+
+
+def _tsv_text(column: Column | None, value: Any) -> str:
+    if column is not None and column.element_kind == REFERENCE and value == "":
+        text = ""
+    else:
+        text = format_value(value, max_items=1 << 62, precise=True)
+    return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+
+
+def table_tsv(table: Table, rows: Sequence[int] | np.ndarray, columns: Sequence[str]) -> str:
+    """Tab-separated text of whole cells (ragged ones in full), with a header line.
+
+    ``columns`` may include ``"id"``. This is what "copy selection" puts on the clipboard, so
+    it pastes into a spreadsheet as one row per table row.
+    """
+    selected = _as_rows(rows, table.n_rows, f"table {table.path}")
+    values: list[Sequence[Any]] = []
+    for name in columns:
+        if name == "id":
+            values.append(table.ids(selected))
+            continue
+        column = table.column(name)
+        present = selected[selected < column.n_rows]
+        cells = list(column.read(present)) if present.size else []
+        it = iter(cells)
+        values.append([next(it) if row < column.n_rows else None for row in selected])
+    lines = ["\t".join(columns)]
+    for i in range(selected.size):
+        lines.append(
+            "\t".join(
+                _tsv_text(None if name == "id" else table.column(name), values[k][i])
+                for k, name in enumerate(columns)
+            )
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,464 @@
+"""The table panel: any DynamicTable (electrodes, units, trials, icephys, ROIs, extensions).
+
+Rows are read lazily by ``TableModel``; sorting and filtering run on the worker pool and hand
+back a new row order. Ragged cells show their length and first values, the cell preview below
+the table shows the whole cell, and region/reference cells jump to their target row or object
+(double-click, or the links in the preview).
+
+Signals
+-------
+view_changed()
+    The shown rows changed (after a sort or filter was applied).
+copied(str)
+    The selection was put on the clipboard as TSV (the text is passed along).
+"""
+
+from __future__ import annotations
+
+import html
+import weakref
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QSplitter,
+    QTableView,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from shiboken6 import isValid
+
+from ndviewer.core.catalog import Catalog
+from ndviewer.core.errors import NdviewerError
+from ndviewer.core.nodes import Node
+from ndviewer.core.nwb.tables import (
+    JumpTarget,
+    Table,
+    is_table_group,
+    preview_text,
+    table_tsv,
+)
+from ndviewer.gui.panels.base import Panel, PanelContext
+from ndviewer.gui.panels.tables.table_model import TABLE_ROW_ROLE, TableModel
+
+#: Copying more rows than this at once is refused (the text would not fit a clipboard).
+MAX_COPY_ROWS = 200_000
+
+_FILTER_HINT = "e.g. > 2.5, 1..10, word, =exact, !word"
+_FILTER_HELP = (
+    "Numbers (also ragged cell lengths and ids): 3, > 3, >= 3, < 3, <= 3, != 3, 2..5.\n"
+    "Text: word (contains, any case), =exact, !word (does not contain).\n"
+    "Filters on several columns combine; press Enter or pause typing to apply."
+)
+
+# Table panels alive now, so that a jump can select a row in the panel that shows the target.
+_live_panels: weakref.WeakSet[TablePanel] = weakref.WeakSet()
+# Rows to select once the panel for (file, table path) is built.
+_pending_rows: dict[tuple[str, str], int] = {}
+
+
+def _file_key(panel: Panel) -> str:
+    return str(panel.context.file.path)
+
+
+def jump_to(context: PanelContext, target: JumpTarget) -> None:
+    """Show ``target``: ask the window for its object, then select its row if it has one.
+
+    ``open_path`` only knows paths, so the row travels through ``_pending_rows``: a table
+    panel built for the target takes it on construction, one that already exists is told here.
+    """
+    key = (str(context.file.path), target.path)
+    if target.row is not None:
+        _pending_rows[key] = target.row
+    context.open_path(target.path)
+    if target.row is None:
+        return
+    for panel in list(_live_panels):
+        if isValid(panel) and (_file_key(panel), panel.table.path) == key:
+            panel.select_table_row(target.row)
+            _pending_rows.pop(key, None)
+
+
+class TablePanel(Panel):
+    """A sortable, filterable, lazily loaded view of one DynamicTable."""
+
+    title = "Table"
+
+    view_changed = Signal()
+    copied = Signal(str)
+
+    def __init__(self, context: PanelContext, node: Node, parent: QWidget | None = None) -> None:
+        super().__init__(context, node, parent)
+        self.table = Table.from_node(node)
+        self.model = TableModel(self.table, context.pool, self.job_key("blocks"), self)
+        self._filters: dict[str, str] = {}
+        self._sort: tuple[str, bool] | None = None
+        self._preview_target: tuple[int, int] | None = None
+        self._preview_targets: list[JumpTarget] = []
+        self._build()
+        _live_panels.add(self)
+        pending = _pending_rows.pop((_file_key(self), self.table.path), None)
+        if pending is not None:
+            QTimer.singleShot(0, lambda: self.select_table_row(pending))
+
+    @classmethod
+    def priority(cls, node: Node, catalog: Catalog) -> int:
+        return 100 if is_table_group(node.h5obj()) else -1
+
+    # -- layout ------------------------------------------------------------------------------
+    def _build(self) -> None:
+        table = self.table
+        self.title_label = QLabel()
+        self.title_label.setTextFormat(Qt.TextFormat.RichText)
+        self.title_label.setText(
+            f"<b>{html.escape(table.name)}</b> <span style='color:#5d6d7e'>"
+            f"{html.escape(table.neurodata_type)} · {table.n_rows:,} rows · "
+            f"{len(table.columns)} columns</span>"
+        )
+        self.title_label.setToolTip(table.description or table.path)
+
+        self.filter_column = QComboBox()
+        self.filter_column.addItems(["id", *[c.name for c in table.columns if c.sortable]])
+        self.filter_column.setToolTip("Column to filter on")
+        if self.filter_column.count() > 1:
+            self.filter_column.setCurrentIndex(1)  # the first real column, not id
+        self.filter_column.currentTextChanged.connect(self._show_filter_of)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText(_FILTER_HINT)
+        self.filter_edit.setToolTip(_FILTER_HELP)
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setMinimumWidth(220)
+        self.filter_edit.returnPressed.connect(self._apply_filter_text)
+        self._filter_timer = QTimer(self)
+        self._filter_timer.setSingleShot(True)
+        self._filter_timer.setInterval(400)
+        self._filter_timer.timeout.connect(self._apply_filter_text)
+        self.filter_edit.textEdited.connect(lambda _text: self._filter_timer.start())
+
+        self.columns_button = QToolButton()
+        self.columns_button.setText("Columns")
+        self.columns_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.columns_menu = QMenu(self.columns_button)
+        self._column_actions: dict[str, QAction] = {}
+        for column in table.columns:
+            action = self.columns_menu.addAction(column.name)
+            action.setCheckable(True)
+            action.setChecked(True)
+            action.toggled.connect(self._columns_changed)
+            self._column_actions[column.name] = action
+        self.columns_button.setMenu(self.columns_menu)
+
+        self.copy_action = QAction("Copy", self)
+        self.copy_action.setShortcut(QKeySequence.StandardKey.Copy)
+        self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.copy_action.setToolTip("Copy the selected cells as tab-separated text")
+        self.copy_action.triggered.connect(self.copy_selection)
+        self.addAction(self.copy_action)
+        copy_button = QToolButton()
+        copy_button.setDefaultAction(self.copy_action)
+
+        self.status_label = QLabel()
+        self.status_label.setStyleSheet("color: #5d6d7e;")
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.title_label)
+        bar.addStretch(1)
+        bar.addWidget(QLabel("Filter"))
+        bar.addWidget(self.filter_column)
+        bar.addWidget(self.filter_edit, 1)
+        bar.addWidget(self.columns_button)
+        bar.addWidget(copy_button)
+
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setAlternatingRowColors(True)
+        self.view.setWordWrap(False)
+        self.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        vertical = self.view.verticalHeader()
+        vertical.setVisible(False)
+        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vertical.setDefaultSectionSize(self.fontMetrics().height() + 6)
+        header = self.view.horizontalHeader()
+        header.setSectionsClickable(True)
+        header.setSortIndicatorShown(False)
+        header.setHighlightSections(False)
+        header.setStretchLastSection(True)
+        header.setDefaultSectionSize(110)
+        header.setMinimumSectionSize(40)
+        header.setResizeContentsPrecision(0)  # size columns from the rows on screen only
+        header.sectionClicked.connect(self._header_clicked)
+        self.view.doubleClicked.connect(self._cell_double_clicked)
+        self.view.selectionModel().currentChanged.connect(self._current_changed)
+        self.model.dataChanged.connect(self._data_arrived)
+
+        self.preview = QTextBrowser()
+        self.preview.setOpenLinks(False)
+        self.preview.anchorClicked.connect(self._preview_link_clicked)
+        self.preview.setPlaceholderText("Select a cell to see its whole value here.")
+        self.preview.setLineWrapMode(QTextBrowser.LineWrapMode.NoWrap)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.view)
+        splitter.addWidget(self.preview)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([600, 140])
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+        layout.addLayout(bar)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.status_label)
+        self._sized_columns = False
+        self._update_status()
+        for problem in table.problems:
+            self._show_message(problem, error=True)
+
+    # -- status ------------------------------------------------------------------------------
+    def _update_status(self, extra: str = "") -> None:
+        shown = self.model.rowCount()
+        parts = [
+            f"{shown:,} of {self.table.n_rows:,} rows"
+            if shown != self.table.n_rows
+            else f"{shown:,} rows"
+        ]
+        if self._sort:
+            parts.append(f"sorted by {self._sort[0]} {'↓' if self._sort[1] else '↑'}")
+        active = [f"{name} {text}" for name, text in self._filters.items() if text.strip()]
+        if active:
+            parts.append("filter: " + "; ".join(active))
+        if extra:
+            parts.append(extra)
+        self.status_label.setStyleSheet("color: #5d6d7e;")
+        self.status_label.setText(" · ".join(parts))
+
+    def _show_message(self, text: str, error: bool = False) -> None:
+        self.status_label.setStyleSheet("color: #922b21;" if error else "color: #5d6d7e;")
+        self.status_label.setText(text)
+
+    def _data_arrived(self, top_left: QModelIndex, _bottom_right: QModelIndex) -> None:
+        # Size columns once, to the first rows' contents, never over the whole table.
+        if self._sized_columns or top_left.row() != 0:
+            return
+        self._sized_columns = True
+        header = self.view.horizontalHeader()
+        for section in range(self.model.columnCount()):
+            self.view.resizeColumnToContents(section)
+            header.resizeSection(section, min(max(header.sectionSize(section), 60), 320))
+
+    # -- sort and filter ---------------------------------------------------------------------
+    def _header_clicked(self, section: int) -> None:
+        name = self.model.columns[section]
+        column = self.model.column_of(section)
+        if column is not None and not column.sortable:
+            self._show_message(f"Column {name} holds arrays or records and cannot be sorted.")
+            return
+        descending = bool(self._sort and self._sort[0] == name and not self._sort[1])
+        self.sort_by(name, descending)
+
+    def sort_by(self, name: str | None, descending: bool = False) -> None:
+        """Order rows by column ``name`` (None: table order); runs on the worker pool."""
+        self._sort = None if name is None else (name, descending)
+        self._recompute_rows()
+
+    def set_filter(self, column: str, text: str) -> None:
+        """Keep only rows whose ``column`` matches ``text`` (empty text removes the filter)."""
+        if text.strip():
+            self._filters[column] = text
+        else:
+            self._filters.pop(column, None)
+        if self.filter_column.currentText() == column and self.filter_edit.text() != text:
+            self.filter_edit.setText(text)
+        self._recompute_rows()
+
+    def clear_filters(self) -> None:
+        self._filters.clear()
+        self.filter_edit.clear()
+        self._recompute_rows()
+
+    def _show_filter_of(self, column: str) -> None:
+        self.filter_edit.setText(self._filters.get(column, ""))
+
+    def _apply_filter_text(self) -> None:
+        self._filter_timer.stop()
+        column = self.filter_column.currentText()
+        if self._filters.get(column, "") != self.filter_edit.text():
+            self.set_filter(column, self.filter_edit.text())
+
+    def _recompute_rows(self) -> None:
+        table = self.table
+        filters = dict(self._filters)
+        sort = self._sort
+
+        def compute(token) -> np.ndarray:
+            rows = table.filter_rows(filters) if filters else None
+            token.check()
+            if sort is not None:
+                return table.sort_order(sort[0], sort[1], rows)
+            return np.arange(table.n_rows, dtype=np.int64) if rows is None else rows
+
+        self._show_message("sorting and filtering…")
+        self.context.pool.submit(self.job_key("rows"), compute, self._rows_ready, self._rows_failed)
+
+    def _rows_ready(self, rows: np.ndarray) -> None:
+        selected = self._current_table_row()
+        self.model.set_view_rows(rows)
+        header = self.view.horizontalHeader()
+        if self._sort is not None and self._sort[0] in self.model.columns:
+            header.setSortIndicatorShown(True)
+            header.setSortIndicator(
+                self.model.columns.index(self._sort[0]),
+                Qt.SortOrder.DescendingOrder if self._sort[1] else Qt.SortOrder.AscendingOrder,
+            )
+        else:
+            header.setSortIndicatorShown(False)
+        self._update_status()
+        if selected is not None:
+            self.select_table_row(selected, quiet=True)
+        self.view_changed.emit()
+
+    def _rows_failed(self, exc: Exception) -> None:
+        message = exc.message if isinstance(exc, NdviewerError) else f"Cannot apply: {exc}"
+        self._show_message(message, error=True)
+
+    # -- columns -----------------------------------------------------------------------------
+    def _columns_changed(self) -> None:
+        names = [name for name, action in self._column_actions.items() if action.isChecked()]
+        self.set_visible_columns(names)
+
+    def set_visible_columns(self, names: list[str]) -> None:
+        """Show only these columns (``id`` always stays)."""
+        for name, action in self._column_actions.items():
+            action.blockSignals(True)
+            action.setChecked(name in names)
+            action.blockSignals(False)
+        self.model.set_columns([c for c in self.table.column_names if c in names])
+        self._sized_columns = False
+
+    # -- selection, preview and jumps --------------------------------------------------------
+    def _current_table_row(self) -> int | None:
+        index = self.view.currentIndex()
+        return int(self.model.data(index, TABLE_ROW_ROLE)) if index.isValid() else None
+
+    def select_table_row(self, row: int, quiet: bool = False) -> bool:
+        """Scroll to and select table row ``row``; False if a filter hides it."""
+        positions = np.flatnonzero(self.model.view_rows == row)
+        if not positions.size:
+            if not quiet:
+                self._show_message(f"Row {row} of {self.table.name} is hidden by the filter.")
+            return False
+        index = self.model.index(int(positions[0]), max(0, self.view.currentIndex().column()))
+        self.view.setCurrentIndex(index)
+        self.view.selectionModel().select(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        self.view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        return True
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not current.isValid():
+            self.preview.clear()
+            return
+        self._load_preview(current.row(), current.column())
+
+    def _load_preview(self, view_row: int, section: int) -> None:
+        table_row = int(self.model.view_rows[view_row])
+        column = self.model.column_of(section)
+        self._preview_target = (view_row, section)
+        if column is None:
+            self.preview.setPlainText(f"id {int(self.table.ids([table_row])[0])}")
+            return
+
+        def read(_token) -> Any:
+            return column.read([table_row])[0]
+
+        def show(value: Any) -> None:
+            if self._preview_target != (view_row, section):
+                return
+            self._show_preview(table_row, column.name, value)
+
+        self.context.pool.submit(self.job_key("preview"), read, show, self._rows_failed)
+
+    def _show_preview(self, table_row: int, name: str, value: Any) -> None:
+        column = self.table.column(name)
+        text = preview_text(column, value)
+        targets = column.jump_targets(value)
+        parts = [
+            f"<div style='color:#5d6d7e'>row {table_row} · {html.escape(name)}</div>",
+        ]
+        if targets:
+            links = []
+            for k, target in enumerate(targets[:200]):
+                label = target.path if target.row is None else f"{target.path} row {target.row}"
+                links.append(f"<a href='jump:{k}'>{html.escape(label)}</a>")
+            more = f" … and {len(targets) - 200} more" if len(targets) > 200 else ""
+            parts.append("Go to: " + ", ".join(links) + more)
+        parts.append(f"<pre style='margin:2px 0'>{html.escape(text)}</pre>")
+        self._preview_targets = targets
+        self.preview.setHtml("".join(parts))
+
+    def _preview_link_clicked(self, url: QUrl) -> None:
+        text = url.toString()
+        if text.startswith("jump:"):
+            k = int(text.split(":", 1)[1])
+            if 0 <= k < len(self._preview_targets):
+                jump_to(self.context, self._preview_targets[k])
+
+    def _cell_double_clicked(self, index: QModelIndex) -> None:
+        column = self.model.column_of(index.column())
+        if column is None or not column.is_link:
+            return
+        table_row = int(self.model.view_rows[index.row()])
+        targets = column.jump_targets(column.read([table_row])[0])
+        if targets:
+            jump_to(self.context, targets[0])
+
+    # -- copy --------------------------------------------------------------------------------
+    def copy_selection(self) -> None:
+        """Put the selected cells on the clipboard as TSV (whole rows x selected columns)."""
+        indexes = self.view.selectionModel().selectedIndexes()
+        if not indexes:
+            return
+        view_rows = sorted({i.row() for i in indexes})
+        sections = sorted({i.column() for i in indexes})
+        if len(view_rows) > MAX_COPY_ROWS:
+            self._show_message(
+                f"{len(view_rows):,} rows are selected; copy at most {MAX_COPY_ROWS:,} at a time.",
+                error=True,
+            )
+            return
+        rows = self.model.view_rows[np.array(view_rows)]
+        names = [self.model.columns[s] for s in sections]
+        table = self.table
+
+        def build(_token) -> str:
+            return table_tsv(table, rows, names)
+
+        def done(text: str) -> None:
+            QGuiApplication.clipboard().setText(text)
+            self._update_status(f"copied {len(view_rows):,} rows")
+            self.copied.emit(text)
+
+        self.context.pool.submit(self.job_key("copy"), build, done, self._rows_failed)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        _live_panels.discard(self)
+        super().shutdown()

@@ -1,0 +1,324 @@
+"""The table panel: lazy rows, sort, filter, column chooser, jumps, preview and copy."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import h5py
+import numpy as np
+import pytest
+from PySide6.QtCore import QItemSelectionModel, Qt, QUrl
+from PySide6.QtGui import QGuiApplication
+
+from ndviewer.core.files import open_nwb
+from ndviewer.core.nwb.tables import Table, table_tsv
+from ndviewer.core.registry import default_registry
+from ndviewer.core.time_cursor import TimeCursor
+from ndviewer.gui.panels.base import PanelContext
+from ndviewer.gui.panels.tables.table_model import BLOCK_ROWS, LOADING_TEXT, VALUE_ROLE
+from ndviewer.gui.panels.tables.table_panel import TablePanel
+from ndviewer.gui.workers import WorkerPool
+from tests.core.tables_fixtures import write_tables_file
+
+ELECTRODES = "/general/extracellular_ephys/electrodes"
+
+
+@pytest.fixture(scope="module")
+def tables_path(tmp_path_factory):
+    return write_tables_file(tmp_path_factory.mktemp("table_panel") / "tables.nwb")
+
+
+@pytest.fixture(scope="module")
+def big_table_path(tmp_path_factory):
+    """A 10^6-row DynamicTable in NWB layout, written with h5py (pynwb would take minutes)."""
+    n = 1_000_000
+    path = tmp_path_factory.mktemp("big_table") / "big.h5"
+    rng = np.random.default_rng(0)
+    with h5py.File(path, "w") as f:
+        group = f.create_group("big")
+        group.attrs["neurodata_type"] = "DynamicTable"
+        group.attrs["namespace"] = "hdmf-common"
+        group.attrs["colnames"] = np.array(["value", "count"], dtype=object)
+        group.attrs["description"] = "a million rows"
+        group.create_dataset("id", data=np.arange(n), chunks=(65536,))
+        group.create_dataset("value", data=rng.normal(size=n), chunks=(65536,))
+        group.create_dataset("count", data=(np.arange(n) % 7).astype(np.uint8), chunks=(65536,))
+    return path
+
+
+@pytest.fixture
+def context(qtbot, tables_path):
+    file = open_nwb(tables_path)
+    pool = WorkerPool()
+    opened: list[str] = []
+    ctx = PanelContext(file=file, time_cursor=TimeCursor(), pool=pool, open_path=opened.append)
+    ctx.opened = opened  # type: ignore[attr-defined]
+    yield ctx
+    pool.shutdown()
+    file.close()
+
+
+def make_panel(qtbot, context, path) -> TablePanel:
+    panel = TablePanel(context, context.file.node(path))
+    qtbot.addWidget(panel)
+    panel.resize(1000, 600)
+    panel.show()
+    return panel
+
+
+def wait_loaded(qtbot, panel, row=0):
+    panel.model.data(panel.model.index(row, 0))  # ask for the block if nobody did
+    qtbot.waitUntil(lambda: panel.model.is_loaded(row), timeout=5000)
+
+
+def cell_text(panel, row, name):
+    section = panel.model.columns.index(name)
+    return panel.model.data(panel.model.index(row, section))
+
+
+def column_texts(panel, name):
+    return [cell_text(panel, r, name) for r in range(panel.model.rowCount())]
+
+
+def test_shows_every_column_with_readable_cells(qtbot, context):
+    panel = make_panel(qtbot, context, "/units")
+    assert panel.model.columns == ["id", *Table(context.file.h5["/units"]).column_names]
+    wait_loaded(qtbot, panel)
+    assert column_texts(panel, "quality") == ["good", "mua", "noise", "good"]
+    assert column_texts(panel, "depth") == ["120", "80.5", "nan", "300"]
+    assert cell_text(panel, 3, "spike_times") == "6 items: 4, 4.001, 4.0015, 4.5, 8, 8.25"
+    assert cell_text(panel, 1, "electrodes") == "2 items: electrodes[1], electrodes[2]"
+    assert cell_text(panel, 0, "waveforms") == "2 items"
+    header = panel.model.headerData(
+        panel.model.columns.index("waveform_mean"), Qt.Orientation.Horizontal
+    )
+    assert header == "waveform_mean (volts)"
+    assert "4 rows" in panel.status_label.text()
+
+
+def test_sort_by_header_and_back(qtbot, context):
+    panel = make_panel(qtbot, context, "/units")
+    section = panel.model.columns.index("depth")
+    with qtbot.waitSignal(panel.view_changed, timeout=5000):
+        panel.view.horizontalHeader().sectionClicked.emit(section)
+    assert panel.model.view_rows.tolist() == [1, 0, 3, 2]
+    wait_loaded(qtbot, panel)
+    assert column_texts(panel, "depth") == ["80.5", "120", "300", "nan"]
+    with qtbot.waitSignal(panel.view_changed, timeout=5000):
+        panel.view.horizontalHeader().sectionClicked.emit(section)
+    assert panel.model.view_rows.tolist() == [3, 0, 1, 2]
+    assert "sorted by depth ↓" in panel.status_label.text()
+    with qtbot.waitSignal(panel.view_changed, timeout=5000):
+        panel.sort_by("spike_times", descending=True)  # ragged: by length
+    assert panel.model.view_rows.tolist() == [1, 3, 0, 2]
+
+
+def test_unsortable_column_says_why(qtbot, context):
+    panel = make_panel(qtbot, context, "/units")
+    panel.view.horizontalHeader().sectionClicked.emit(panel.model.columns.index("waveform_mean"))
+    assert "cannot be sorted" in panel.status_label.text()
+    assert panel.model.view_rows.tolist() == [0, 1, 2, 3]
+
+
+def test_filter_then_sort(qtbot, context):
+    panel = make_panel(qtbot, context, "/units")
+    with qtbot.waitSignal(panel.view_changed, timeout=5000):
+        panel.set_filter("quality", "good")
+    assert panel.model.view_rows.tolist() == [0, 3]
+    assert "2 of 4 rows" in panel.status_label.text()
+    with qtbot.waitSignal(panel.view_changed, timeout=5000):
+        panel.sort_by("depth", descending=True)
+    assert panel.model.view_rows.tolist() == [3, 0]
+    with qtbot.waitSignal(panel.view_changed, timeout=5000):
+        panel.set_filter("spike_times", "> 5")
+    assert panel.model.view_rows.tolist() == [3]
+    with qtbot.waitSignal(panel.view_changed, timeout=5000):
+        panel.clear_filters()
+    assert panel.model.view_rows.tolist() == [3, 0, 1, 2]
+
+
+def test_filter_typed_in_the_bar(qtbot, context):
+    panel = make_panel(qtbot, context, "/intervals/trials")
+    panel.filter_column.setCurrentText("condition")
+    qtbot.keyClicks(panel.filter_edit, "right")
+    with qtbot.waitSignal(panel.view_changed, timeout=5000):
+        qtbot.keyClick(panel.filter_edit, Qt.Key.Key_Return)
+    assert panel.model.view_rows.tolist() == [1, 3]
+
+
+def test_bad_filter_shows_the_message(qtbot, context):
+    panel = make_panel(qtbot, context, "/units")
+    panel.set_filter("depth", "> deep")
+    qtbot.waitUntil(lambda: "needs a number" in panel.status_label.text(), timeout=5000)
+    assert panel.model.view_rows.tolist() == [0, 1, 2, 3]
+
+
+def test_column_chooser(qtbot, context):
+    panel = make_panel(qtbot, context, "/units")
+    panel._column_actions["waveforms"].setChecked(False)
+    assert "waveforms" not in panel.model.columns
+    panel.set_visible_columns(["quality", "depth"])
+    assert panel.model.columns == ["id", "quality", "depth"]
+    assert not panel._column_actions["spike_times"].isChecked()
+    wait_loaded(qtbot, panel)
+    assert column_texts(panel, "depth")[0] == "120"
+
+
+def test_region_cell_jumps_to_target_row(qtbot, context):
+    electrodes = make_panel(qtbot, context, ELECTRODES)
+    units = make_panel(qtbot, context, "/units")
+    wait_loaded(qtbot, units)
+    index = units.model.index(2, units.model.columns.index("electrodes"))
+    units._cell_double_clicked(index)
+    assert context.opened == [ELECTRODES]
+    assert electrodes.view.currentIndex().row() == 3  # unit 2's electrode is row 3
+    assert electrodes.view.selectionModel().isRowSelected(3)
+
+
+def test_jump_to_a_panel_built_later_selects_the_row(qtbot, context):
+    units = make_panel(qtbot, context, "/units")
+    wait_loaded(qtbot, units)
+    built: list[TablePanel] = []
+
+    def open_path(path):
+        context.opened.append(path)
+        built.append(make_panel(qtbot, context, path))
+
+    context.open_path = open_path
+    units._cell_double_clicked(units.model.index(1, units.model.columns.index("electrodes")))
+    assert context.opened == [ELECTRODES]
+    qtbot.waitUntil(lambda: built[0].view.currentIndex().row() == 1, timeout=5000)
+
+
+def test_reference_cell_opens_the_object(qtbot, context):
+    panel = make_panel(qtbot, context, ELECTRODES)
+    wait_loaded(qtbot, panel)
+    assert cell_text(panel, 4, "group") == "/general/extracellular_ephys/shank1"
+    panel._cell_double_clicked(panel.model.index(4, panel.model.columns.index("group")))
+    assert context.opened == ["/general/extracellular_ephys/shank1"]
+    panel._cell_double_clicked(panel.model.index(4, panel.model.columns.index("x")))
+    assert context.opened == ["/general/extracellular_ephys/shank1"]  # plain cell: no jump
+
+
+def test_preview_shows_the_whole_cell_and_links(qtbot, context):
+    panel = make_panel(qtbot, context, "/units")
+    wait_loaded(qtbot, panel)
+    panel.view.setCurrentIndex(panel.model.index(1, panel.model.columns.index("spike_times")))
+    qtbot.waitUntil(lambda: "[400 items]" in panel.preview.toPlainText(), timeout=5000)
+    assert "9.99" in panel.preview.toPlainText()  # the last spike, far past the inline preview
+    panel.view.setCurrentIndex(panel.model.index(0, panel.model.columns.index("electrodes")))
+    qtbot.waitUntil(lambda: "Go to:" in panel.preview.toPlainText(), timeout=5000)
+    assert "electrodes row 1" in panel.preview.toPlainText()
+    panel._preview_link_clicked(QUrl("jump:1"))
+    assert context.opened[-1] == ELECTRODES
+
+
+def test_copy_selection_as_tsv(qtbot, context):
+    panel = make_panel(qtbot, context, "/units")
+    wait_loaded(qtbot, panel)
+    selection = panel.view.selectionModel()
+    flags = QItemSelectionModel.SelectionFlag.Select
+    for row in (0, 3):
+        for name in ("id", "quality", "spike_times"):
+            selection.select(panel.model.index(row, panel.model.columns.index(name)), flags)
+    with qtbot.waitSignal(panel.copied, timeout=5000) as blocker:
+        panel.copy_action.trigger()
+    expected = table_tsv(panel.table, [0, 3], ["id", "quality", "spike_times"])
+    assert blocker.args[0] == expected
+    assert QGuiApplication.clipboard().text() == expected
+    assert expected.splitlines()[2] == "3\tgood\t[4.0, 4.001, 4.0015, 4.5, 8.0, 8.25]"
+
+
+def test_value_role_gives_the_raw_value(qtbot, context):
+    panel = make_panel(qtbot, context, "/processing/analysis/awkward")
+    wait_loaded(qtbot, panel)
+    index = panel.model.index(4, panel.model.columns.index("cell_type"))
+    assert panel.model.data(index, VALUE_ROLE) == "interneuron"
+    assert cell_text(panel, 5, "best_electrode") == "electrodes[5]"
+    assert cell_text(panel, 2, "nested") == "2 items"
+    assert cell_text(panel, 2, "flag") == "False"
+
+
+def test_aligned_table_shows_category_columns(qtbot, context):
+    panel = make_panel(qtbot, context, "/general/intracellular_ephys/intracellular_recordings")
+    wait_loaded(qtbot, panel)
+    assert "responses/response" in panel.model.columns
+    assert cell_text(panel, 0, "responses/response") == "(0, 3, /acquisition/resp)"
+
+
+def test_priority_and_registry(context):
+    catalog = context.file.catalog
+    units = context.file.node("/units")
+    assert TablePanel.priority(units, catalog) == 100
+    assert TablePanel.priority(context.file.node("/acquisition"), catalog) == -1
+    registry = default_registry()
+    for path in ("/units", "/processing/analysis/lab_trials", "/intervals/trials", ELECTRODES):
+        node = context.file.node(path)
+        choices = registry.choices(node.neurodata_type, catalog, "group")
+        assert choices[0].panel == "ndviewer.gui.panels.tables.table_panel:TablePanel", path
+    lab = context.file.node("/processing/analysis/lab_trials")
+    assert lab.neurodata_type == "LabTrialTable"
+
+
+def test_million_rows_load_lazily(qtbot, big_table_path):
+    file = open_nwb(big_table_path)
+    pool = WorkerPool()
+    context = PanelContext(file=file, time_cursor=TimeCursor(), pool=pool)
+    try:
+        panel = make_panel(qtbot, context, "/big")
+        assert panel.model.rowCount() == 1_000_000
+        assert panel.model.data(panel.model.index(500_000, 1)) == LOADING_TEXT
+        wait_loaded(qtbot, panel)
+        values = file.h5["/big/value"]
+        assert cell_text(panel, 0, "value") == f"{values[0]:.6g}"
+        panel.view.scrollToBottom()
+        last = 999_999
+        wait_loaded(qtbot, panel, last)
+        assert cell_text(panel, last, "count") == str(last % 7)
+        assert len(panel.model._blocks) <= 4  # only blocks asked for or on screen were read
+        with qtbot.waitSignal(panel.view_changed, timeout=20000):
+            panel.sort_by("value", descending=True)
+        assert panel.model.view_rows[0] == int(np.argmax(values[:]))
+        wait_loaded(qtbot, panel)
+        assert cell_text(panel, 0, "value") == f"{values[:].max():.6g}"
+        with qtbot.waitSignal(panel.view_changed, timeout=20000):
+            panel.set_filter("count", "6")
+        assert panel.model.rowCount() == int(np.sum(np.arange(1_000_000) % 7 == 6))
+        assert panel.model.rowCount() > BLOCK_ROWS
+    finally:
+        pool.shutdown()
+        file.close()
+
+
+def test_panel_is_released(qtbot, context):
+    panel = TablePanel(context, context.file.node("/units"))
+    wait_loaded(qtbot, panel)
+    ref = weakref.ref(panel)
+    panel.shutdown()
+    panel.deleteLater()
+    del panel
+    qtbot.wait(10)
+    gc.collect()
+    assert ref() is None
+
+
+def test_jump_in_the_main_window_selects_the_target_row(qtbot, tables_path, tmp_path, monkeypatch):
+    """Through the real window: a region cell opens the electrodes table at the right row."""
+    monkeypatch.setenv("NDVIEWER_CONFIG_DIR", str(tmp_path / "config"))
+    from ndviewer.gui.app import make_settings
+    from ndviewer.gui.main_window import MainWindow
+
+    window = MainWindow(make_settings())
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.tree_shown, timeout=20000):
+        tab = window.open_path(tables_path)
+    tab.show_path("/units")
+    units = tab.panel
+    assert isinstance(units, TablePanel) and units.table.path == "/units"
+    wait_loaded(qtbot, units)
+    units._cell_double_clicked(units.model.index(2, units.model.columns.index("electrodes")))
+    electrodes = tab.panel
+    assert isinstance(electrodes, TablePanel) and electrodes.table.path == ELECTRODES
+    qtbot.waitUntil(lambda: electrodes.view.currentIndex().row() == 3, timeout=5000)
+    window.close()
