@@ -143,6 +143,17 @@ class NwbFile:
         value = self.h5.attrs.get("nwb_version")
         return None if value is None else str(decode_value(value))
 
+    def reopen(self) -> None:
+        """Open the file again (read-only) after an edit, forgetting every cached node.
+
+        The catalogue is kept unless the file's cached spec could have changed (edits never
+        touch /specifications).
+        """
+        self.close()
+        self.h5 = open_h5(self.path)
+        self.identity = FileIdentity.of(self.path)
+        self.__dict__.pop("root", None)
+
     @property
     def is_open(self) -> bool:
         return bool(self.h5.id.valid)

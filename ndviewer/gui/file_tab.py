@@ -187,7 +187,7 @@ class FileTab(QWidget):
         self.file = file
         self.context = PanelContext(
             file=file, time_cursor=self.time_cursor, pool=self.pool, open_path=self.show_path,
-            settings={"filter_by_type": self.filter_by_type})
+            settings={"filter_by_type": self.filter_by_type, "write_file": self.write_file})
         self.model = FileTreeModel(file, self)
         self.tree.setModel(self.model)
         header = self.tree.header()
@@ -203,6 +203,11 @@ class FileTab(QWidget):
         self.tree.setCurrentIndex(root)
         self._update_banner()
         self.tree_shown.emit(self.path)
+        self._start_index()
+        self.status.emit(f"Opened {file.path.name}; indexing in the background…")
+
+    def _start_index(self) -> None:
+        file = self.file
         started = time.perf_counter()
 
         def build(token) -> object:
@@ -222,7 +227,6 @@ class FileTab(QWidget):
             self.index_ready.emit(self.path)
 
         self.pool.submit(self._key("index"), build, done, self._on_index_error)
-        self.status.emit(f"Opened {file.path.name}; indexing in the background…")
 
     def _expand_main_groups(self) -> None:
         """Open the groups a scientist looks into first, when they are not huge."""
@@ -375,6 +379,72 @@ class FileTab(QWidget):
         path = self.results_model.data(index, PATH_ROLE)
         if path:
             self.show_path(path)
+
+    # -- writing ----------------------------------------------------------------------------
+    def write_file(self, write):
+        """Run ``write`` (an edit transaction) with every read handle on the file closed.
+
+        Background reads of this file are cancelled first, the tree and panels are rebuilt
+        from the saved file afterwards (a created Subject appears), and the index is rebuilt
+        because the file's identity (size, mtime) changed.
+        """
+        self.pool.cancel_prefix(f"tab{id(self)}:")
+        if self.panel is not None:
+            self.pool.cancel_prefix(self.panel.job_key(""))
+        self.pool.wait(10000)
+        file = self.file
+        current = self.panel.node.path if self.panel is not None else "/"
+        session = self.context.settings.get("edit_session")
+        file.close()
+        if session is not None:
+            session.attach(None)
+        try:
+            return write()
+        finally:
+            file.reopen()
+            if session is not None:
+                session.attach(file.h5)
+            self.context.index = None
+            QTimer.singleShot(0, lambda: self._reload_tree(current))
+
+    def _reload_tree(self, current_path: str) -> None:
+        if self.file is None or not self.file.is_open:
+            return
+        expanded = [path for path in self._expanded_paths()]
+        keep_panel = self.panel is not None and self.panel.node.path == current_path
+        self.model = FileTreeModel(self.file, self)
+        self.tree.setModel(self.model)
+        self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
+        for path in expanded:
+            index = self.model.index_for_path(path)
+            if index.isValid():
+                self.tree.expand(index)
+        index = self.model.index_for_path(current_path)
+        if index.isValid():
+            # the panel that saved stays as it is (it already shows the saved values)
+            self.tree.selectionModel().blockSignals(keep_panel)
+            self.tree.setCurrentIndex(index)
+            self.tree.selectionModel().blockSignals(False)
+            if keep_panel:
+                self.panel.node = self.file.node(current_path)
+        self._update_banner()
+        self._start_index()
+
+    def _expanded_paths(self) -> list[str]:
+        if self.model is None:
+            return []
+        out = []
+        stack = [self.model.root_index()]
+        while stack:
+            index = stack.pop()
+            if self.tree.isExpanded(index):
+                out.append(self.model.data(index, PATH_ROLE))
+                stack.extend(self.model.index(r, 0, index) for r in range(self.model.rowCount(index)))
+        return out
+
+    def unsaved_changes(self) -> int:
+        session = self.context.settings.get("edit_session") if self.context else None
+        return len(session.pending()) if session is not None else 0
 
     # -- closing ----------------------------------------------------------------------------
     def close_file(self) -> None:

@@ -135,6 +135,10 @@ class MainWindow(QMainWindow):
             if isinstance(tab, FileTab) and tab.path == resolved:
                 self.tabs.setCurrentIndex(i)
                 return tab
+        if Path(resolved).is_file():
+            from ndviewer.gui.forms.recovery import offer_journal_recovery
+
+            offer_journal_recovery(self, resolved)  # a save of this file was interrupted
         tab = FileTab(resolved, self.pool, self.tabs)
         tab.tree_shown.connect(self._on_tree_shown)
         tab.open_failed.connect(self._on_open_failed)
@@ -170,8 +174,23 @@ class MainWindow(QMainWindow):
         self._message_box = box
         box.open()
 
+    def confirm_close(self, tab: FileTab) -> bool:
+        """Ask before dropping unsaved edits; True when the tab may close."""
+        pending = tab.unsaved_changes()
+        if not pending:
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes",
+            f"{Path(tab.path).name} has {pending} unsaved change{'s' if pending != 1 else ''}. "
+            "Close it and discard them?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Discard
+
     def close_tab(self, index: int) -> None:
         tab = self.tabs.widget(index)
+        if isinstance(tab, FileTab) and not self.confirm_close(tab):
+            return
         if isinstance(tab, FileTab):
             tab.close_file()
             self.tabs.removeTab(index)
@@ -203,6 +222,9 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     def closeEvent(self, event) -> None:
+        if not all(self.confirm_close(tab) for tab in self.open_tabs() if isinstance(tab, FileTab)):
+            event.ignore()
+            return
         for tab in self.open_tabs():
             if isinstance(tab, FileTab):
                 tab.close_file()

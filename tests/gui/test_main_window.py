@@ -137,3 +137,32 @@ def test_panels_are_released(qtbot, window, ecephys_file):
     ref = weakref.ref(tab.panel)
     tab.show_path("/acquisition")
     qtbot.waitUntil(lambda: (gc.collect() or True) and ref() is None, timeout=5000)
+
+
+def test_saving_metadata_in_the_window_reloads_tree_and_index(qtbot, window, tmp_path):
+    from tests.core.edit_fixtures import pynwb_read, write_nwb
+
+    path = write_nwb(tmp_path / "no_subject.nwb", subject=False)
+    tab = open_and_wait(qtbot, window, path)
+    assert not tab.model.index_for_path("/general/subject").isValid()
+    titles = [tab.view_as.itemText(i) for i in range(tab.view_as.count())]
+    tab.view_as.setCurrentIndex(titles.index("Metadata"))
+    tab.view_as.activated.emit(titles.index("Metadata"))
+    panel = tab.panel
+    panel.confirm_save = False
+    species = panel.view.row("/general/subject", "species")
+    species.editor.line.setText("Mus musculus")
+    qtbot.keyClick(species.editor.line, Qt.Key.Key_Return)
+    assert tab.unsaved_changes() == 2  # the new Subject group and its species
+    assert panel.save()
+    assert tab.unsaved_changes() == 0
+    # the tree is rebuilt from the saved file and the index is rebuilt (new identity)
+    qtbot.waitUntil(lambda: tab.model.index_for_path("/general/subject").isValid(), timeout=5000)
+    subject = tab.model.index_for_path("/general/subject")
+    assert tab.model.data(subject.siblingAtColumn(TYPE)) == "Subject"
+    qtbot.waitUntil(lambda: tab.context.index is not None
+                    and "/general/subject" in tab.context.index.by_path, timeout=30000)
+    assert tab.panel is panel  # the form that saved stays
+    window.close_tab(window.tabs.indexOf(tab))
+    with pynwb_read(path) as nwbfile:
+        assert nwbfile.subject.species == "Mus musculus"
