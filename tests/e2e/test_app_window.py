@@ -20,7 +20,8 @@ def _image_array(path: Path) -> np.ndarray:
     image = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB888)
     width, height = image.width(), image.height()
     buffer = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes())
-    return buffer.reshape(height, image.bytesPerLine())[:, : width * 3].reshape(height, width, 3)
+    rows = buffer.reshape(height, image.bytesPerLine())[:, : width * 3]
+    return rows.reshape(height, width, 3).copy()  # the QImage's memory dies with it
 
 
 @pytest.mark.skipif(shutil.which("xvfb-run") is None,

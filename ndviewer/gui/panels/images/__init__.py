@@ -1,0 +1,1 @@
+"""Parts of the image panel: contrast mapping, overlays and playback helpers."""
