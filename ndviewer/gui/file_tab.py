@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QTableView,
+    QToolButton,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -47,6 +48,36 @@ EXPAND_LIMIT = 40  # groups with more members stay closed at open
 def load_panel_class(reference: str) -> type[Panel]:
     module_name, _, class_name = reference.partition(":")
     return getattr(importlib.import_module(module_name), class_name)
+
+
+class PinnedPane(QWidget):
+    """A panel kept open below the main view, with its own title and close button.
+
+    Signals
+    -------
+    closed(PinnedPane)
+        The user closed the pane.
+    """
+
+    closed = Signal(object)
+
+    def __init__(self, panel: Panel, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.panel = panel
+        label = QLabel(title, self)
+        label.setStyleSheet("color: #3b5b92; font-weight: bold;")
+        close = QToolButton(self)
+        close.setText("✕")
+        close.setToolTip("Close this pane")
+        close.clicked.connect(lambda: self.closed.emit(self))
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 4, 0, 0)
+        header.addWidget(label, 1)
+        header.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(header)
+        layout.addWidget(panel, 1)
 
 
 def _open_with_catalog(path: str) -> NwbFile:
@@ -160,16 +191,30 @@ class FileTab(QWidget):
         self.view_as = QComboBox(self)
         self.view_as.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.view_as.activated.connect(self._on_view_as)
+        self.pin_button = QToolButton(self)
+        self.pin_button.setText("Pin")
+        self.pin_button.setToolTip("Keep this view open in a pane below while you browse "
+                                   "(time-based panes share the time cursor)")
+        self.pin_button.clicked.connect(self.pin_current)
         header = QHBoxLayout()
         header.addWidget(self.title_label, 1)
         header.addWidget(QLabel("View as:", self))
         header.addWidget(self.view_as)
+        header.addWidget(self.pin_button)
         self.panel_stack = QStackedWidget(self)
+        main_area = QWidget(self)
+        main_layout = QVBoxLayout(main_area)
+        main_layout.setContentsMargins(0, 0, 0, 0)
+        main_layout.addLayout(header)
+        main_layout.addWidget(self.panel_stack, 1)
+        self.panes = QSplitter(Qt.Orientation.Vertical, self)
+        self.panes.setChildrenCollapsible(False)
+        self.panes.addWidget(main_area)
+        self.pinned: list[PinnedPane] = []
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(6, 0, 0, 0)
-        right_layout.addLayout(header)
-        right_layout.addWidget(self.panel_stack, 1)
+        right_layout.addWidget(self.panes, 1)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(left)
@@ -187,6 +232,7 @@ class FileTab(QWidget):
         self.file = file
         self.context = PanelContext(
             file=file, time_cursor=self.time_cursor, pool=self.pool, open_path=self.show_path,
+            open_linked=self.open_linked,
             settings={"filter_by_type": self.filter_by_type, "write_file": self.write_file})
         self.model = FileTreeModel(file, self)
         self.tree.setModel(self.model)
@@ -260,7 +306,8 @@ class FileTab(QWidget):
         if node is not None:
             self.show_node(node)
 
-    def show_node(self, node: Node) -> None:
+    def panel_choices_for(self, node: Node) -> list[PanelChoice]:
+        """The registry's panels for this node that agree they can show it, best first."""
         catalog = self.file.catalog
         try:
             kind = "dataset" if node.is_dataset else "group"
@@ -276,6 +323,10 @@ class FileTab(QWidget):
                 log.error("panel %s unavailable: %s", choice.panel, exc)
                 continue
             choices.append(choice)
+        return choices
+
+    def show_node(self, node: Node) -> None:
+        choices = self.panel_choices_for(node)
         self.panel_choices = choices
         self.view_as.blockSignals(True)
         self.view_as.clear()
@@ -380,6 +431,53 @@ class FileTab(QWidget):
         if path:
             self.show_path(path)
 
+    # -- pinned panes -----------------------------------------------------------------------
+    def pin_current(self) -> None:
+        """Open the current node's current view again in a pane of its own."""
+        if self.panel is None:
+            return
+        reference = self.view_as.currentData() or SAFE_PANEL
+        self._add_pane(self.panel.node, reference, {})
+
+    def open_linked(self, path: str, options: dict | None = None) -> None:
+        """Show ``path`` in a pinned pane (re-using one already showing it)."""
+        options = options or {}
+        for pane in self.pinned:
+            if pane.panel.node.path == path:
+                pane.panel.apply_options(options)
+                return
+        try:
+            node = self.file.node(path)
+        except KeyError:
+            self.status.emit(f"{path} does not exist in {Path(self.path).name}")
+            return
+        choices = self.panel_choices_for(node)
+        self._add_pane(node, choices[0].panel if choices else SAFE_PANEL, options)
+
+    def _add_pane(self, node: Node, reference: str, options: dict) -> None:
+        try:
+            panel = load_panel_class(reference)(self.context, node, None)
+        except Exception as exc:
+            log.exception("panel %s failed on %s", reference, node.path)
+            self.status.emit(f"Cannot show {node.path}: {exc}")
+            return
+        panel.apply_options(options)
+        if self.context.index is not None:
+            panel.index_ready(self.context.index)
+        pane = PinnedPane(panel, f"{node.path}  [{load_panel_class(reference).title}]", self)
+        pane.closed.connect(self._close_pane)
+        self.pinned.append(pane)
+        self.panes.addWidget(pane)
+        total = sum(self.panes.sizes()) or 900
+        share = total // (len(self.pinned) + 1)
+        self.panes.setSizes([total - share * len(self.pinned)] + [share] * len(self.pinned))
+
+    def _close_pane(self, pane: PinnedPane) -> None:
+        pane.panel.shutdown()
+        self.pinned.remove(pane)
+        pane.setParent(None)
+        pane.deleteLater()
+
     # -- writing ----------------------------------------------------------------------------
     def write_file(self, write):
         """Run ``write`` (an edit transaction) with every read handle on the file closed.
@@ -450,5 +548,7 @@ class FileTab(QWidget):
     def close_file(self) -> None:
         self.pool.cancel_prefix(f"tab{id(self)}:")
         self._drop_panel()
+        for pane in list(self.pinned):
+            self._close_pane(pane)
         if self.file is not None:
             self.file.close()

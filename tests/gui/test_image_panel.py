@@ -43,9 +43,12 @@ def imaging(tmp_path_factory):
 
 def _context(path):
     file = open_nwb(path)
-    opened: list[str] = []
+    opened: list[tuple[str, dict]] = []
     ctx = PanelContext(
-        file=file, time_cursor=TimeCursor(), pool=WorkerPool(), open_path=opened.append
+        file=file,
+        time_cursor=TimeCursor(),
+        pool=WorkerPool(),
+        open_linked=lambda path, options: opened.append((path, options)),
     )
     ctx.opened = opened  # type: ignore[attr-defined]
     return ctx
@@ -292,12 +295,13 @@ def test_roi_hover_click_and_linked_trace(make_panel, qtbot, imaging):
     # clicking empty background selects nothing
     _click(qtbot, panel, 0.5, 0.5)
     assert len(selected) == 2
-    # "Open in trace panel" asks the window to show the series
+    # "Open in trace panel" asks the window for a linked trace pane on the ROI's column
     qtbot.mouseClick(panel.trace_strip.open_button, Qt.MouseButton.LeftButton)
-    assert panel.context.opened == [DFF]
+    assert panel.context.opened == [(DFF, {"channels": [0]})]
     _click(qtbot, panel, 12.5, 15.5, double=True)
     qtbot.waitUntil(lambda: len(panel.context.opened) == 2, timeout=3000)
-    assert panel.context.opened[-1] == FLUORESCENCE and selected[-1] == (1, 11)
+    assert panel.context.opened[-1] == (FLUORESCENCE, {"channels": [1]})
+    assert selected[-1] == (1, 11)
 
 
 def test_roi_overlay_modes(make_panel, qtbot, imaging):

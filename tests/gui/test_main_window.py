@@ -166,3 +166,23 @@ def test_saving_metadata_in_the_window_reloads_tree_and_index(qtbot, window, tmp
     window.close_tab(window.tabs.indexOf(tab))
     with pynwb_read(path) as nwbfile:
         assert nwbfile.subject.species == "Mus musculus"
+
+
+def test_linked_panes_sit_beside_the_main_view(qtbot, window, ophys_file):
+    tab = open_and_wait(qtbot, window, ophys_file, index=False)
+    tab.show_path("/acquisition/two_photon")
+    image_panel = tab.panel
+    tab.open_linked("/processing/ophys/DfOverF/dff", {"channels": [2]})
+    assert len(tab.pinned) == 1
+    pane = tab.pinned[0]
+    assert pane.panel.node.path == "/processing/ophys/DfOverF/dff"
+    assert tab.panel is image_panel  # the image stays in the main view
+    tab.open_linked("/processing/ophys/DfOverF/dff", {"channels": [3]})  # re-used, not doubled
+    assert len(tab.pinned) == 1
+    tab.pin_current()  # the image can be pinned too
+    assert len(tab.pinned) == 2
+    assert type(tab.pinned[1].panel) is type(image_panel)
+    pane.closed.emit(pane)
+    assert len(tab.pinned) == 1
+    tab.show_path("/acquisition/two_photon/data")  # browsing keeps the pinned image
+    assert len(tab.pinned) == 1

@@ -28,6 +28,9 @@ class PanelContext:
     time_cursor: TimeCursor
     pool: WorkerPool
     open_path: Callable[[str], None] = lambda path: None
+    # show another object in a pane of its own beside this one (e.g. an ROI's trace next to
+    # the image), with panel options such as {"channels": [3]}
+    open_linked: Callable[[str, dict], None] = lambda path, options: None
     settings: dict[str, Any] = field(default_factory=dict)
     index: Any = None  # the FileIndex once the background walk is done (else None)
 
@@ -51,6 +54,9 @@ class Panel(QWidget):
     def priority(cls, node: Node, catalog: Catalog) -> int:
         """silx scale: -1 cannot show this node, 1 can, 100 should; registry score is kept."""
         return 1
+
+    def apply_options(self, options: dict[str, Any]) -> None:
+        """Options from whoever opened this panel (e.g. {"channels": [3]}); ignored by default."""
 
     def index_ready(self, index: Any) -> None:
         """Called once the file's full typed index is built (panels that list types use it)."""

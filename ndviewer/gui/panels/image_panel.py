@@ -263,7 +263,7 @@ class ImagePanel(Panel):
         self.canvas.hovered.connect(self._on_hover)
         self.canvas.clicked.connect(self._on_click)
         self.canvas.double_clicked.connect(self._on_double_click)
-        self.trace_strip.open_requested.connect(self.open_trace)
+        self.trace_strip.open_requested.connect(self._open_selected_trace)
         self.trace_strip.time_picked.connect(self.context.time_cursor.set_time)
         self._projection_progress.connect(self._on_projection_progress)
         for key, slot in ((",", lambda: self.step(-1)), (".", lambda: self.step(1)),
@@ -593,7 +593,7 @@ class ImagePanel(Panel):
             self.select_roi(row)
             trace = self._trace_for(row)
             if trace is not None:
-                self.open_trace(trace.path)
+                self.open_trace(trace.path, trace.column_of(row))
 
     def select_roi(self, row: int) -> None:
         """Highlight ROI ``row`` and show its trace in the linked strip."""
@@ -642,11 +642,18 @@ class ImagePanel(Panel):
                 return trace
         return None
 
-    def open_trace(self, path: str) -> None:
-        """Ask the main window to show ``path`` in its trace panel at the current time."""
+    def _open_selected_trace(self, path: str) -> None:
+        row = self.overlay.selected if self.masks is not None else None
+        trace = self._trace_for(row) if row is not None else None
+        self.open_trace(path, trace.column_of(row) if trace is not None else None)
+
+    def open_trace(self, path: str, column: int | None = None) -> None:
+        """Show ``path`` in a trace pane beside this image, at the current time, on the
+        selected ROI's column."""
         if self.source.time is not None and self.current_index >= 0:
             self.context.time_cursor.set_time(float(self.source.time.time_of(self.current_index)))
-        self.context.open_path(path)
+        options = {"channels": [column]} if column is not None else {}
+        self.context.open_linked(path, options)
 
     # ------------------------------------------------------------------ misc
     def _set_status(self, text: str) -> None:
