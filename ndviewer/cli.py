@@ -20,7 +20,7 @@ from ndviewer.core import cache
 
 SUBCOMMANDS = ("info", "edit")
 EXIT_BAD_INPUT = 2
-INFO_FORMAT = f"info-1/{__version__}"
+INFO_FORMAT = f"info-2/{__version__}"
 
 
 def _fail(message: str) -> int:
@@ -38,7 +38,7 @@ def _info(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     cached = None if args.no_cache else _cached_info(args.file)
     if cached is not None:
-        summary, problems = cached
+        summary, problems, notices = cached
     else:
         from ndviewer.core.errors import NdviewerError
         from ndviewer.core.files import open_nwb
@@ -48,10 +48,12 @@ def _info(argv: Sequence[str]) -> int:
             with open_nwb(args.file) as file:
                 index = typed_index(file, use_cache=not args.no_cache)
                 summary = file_summary(file, index)
-                problems = list(file.problems)
+                # a notice (e.g. "no cached spec, using the built-in one") is said, not failed
+                notices = list(file.catalog.notices)
+                problems = [p for p in file.problems if p not in notices]
                 if not args.no_cache:
                     cache.save("info", file.identity, INFO_FORMAT,
-                               {"summary": summary, "problems": problems})
+                               {"summary": summary, "problems": problems, "notices": notices})
         except NdviewerError as exc:
             return _fail(exc.message)
     try:
@@ -63,13 +65,16 @@ def _info(argv: Sequence[str]) -> int:
     except BrokenPipeError:  # e.g. piped into head: not an error of ours
         sys.stderr.close()
         return 0
+    for notice in notices:
+        print(f"ndviewer: note: {notice}", file=sys.stderr)
     if problems:
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        extra = len(problems) - 1
+        more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
         return _fail(problems[0] + more)
     return 0
 
 
-def _cached_info(path: str) -> tuple[dict, list[str]] | None:
+def _cached_info(path: str) -> tuple[dict, list[str], list[str]] | None:
     """The summary saved when this unchanged file was last described, without importing h5py
     (a script that runs ``info`` over a folder of sessions pays only for what changed)."""
     try:
@@ -81,7 +86,7 @@ def _cached_info(path: str) -> tuple[dict, list[str]] | None:
     payload = cache.load("info", identity, INFO_FORMAT)
     if not isinstance(payload, dict) or "summary" not in payload:
         return None
-    return payload["summary"], list(payload.get("problems", []))
+    return payload["summary"], list(payload.get("problems", [])), list(payload.get("notices", []))
 
 
 def format_summary(summary: dict) -> str:

@@ -8,7 +8,6 @@ file copies it first (or uses ``bad_input``, which writes broken copies).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -21,41 +20,38 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from tests.core import foundation_fixtures as ff  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEMO_SCRIPT = REPO_ROOT / "resources" / "demo" / "make_demo.py"
-#: Scale of the demo file built for tests: a fraction of ``make run``'s file, same layout.
-DEMO_TEST_SCALE = 0.1
+#: Environment variables pointing ndviewer's per-user folders somewhere else.
+USER_FOLDERS = {
+    "NDVIEWER_CACHE_DIR": "cache",
+    "NDVIEWER_CONFIG_DIR": "config",
+    "NDVIEWER_LOG_DIR": "log",
+}
 
 
 @pytest.fixture(scope="session", autouse=True)
 def ndviewer_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Point ``NDVIEWER_CACHE_DIR`` at a session folder: tests never touch the user's cache.
+    """Point ndviewer's cache, settings and log folders into the session's tmp folder.
 
-    Subprocesses started by tests (``python -m ndviewer info``) inherit it.
+    Tests never read or write the user's own index cache, recent files or log. Subprocesses
+    started by tests (``python -m ndviewer info``) inherit the variables. Yields the cache folder.
     """
-    folder = tmp_path_factory.mktemp("ndviewer-cache")
-    previous = os.environ.get("NDVIEWER_CACHE_DIR")
-    os.environ["NDVIEWER_CACHE_DIR"] = str(folder)
-    yield folder
-    if previous is None:
-        os.environ.pop("NDVIEWER_CACHE_DIR", None)
-    else:
-        os.environ["NDVIEWER_CACHE_DIR"] = previous
-
-
-def load_make_demo():
-    """Import ``resources/demo/make_demo.py`` by path (it is a script, not a package module)."""
-    spec = importlib.util.spec_from_file_location("ndviewer_make_demo", DEMO_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    root = tmp_path_factory.mktemp("ndviewer-user")
+    previous = {name: os.environ.get(name) for name in USER_FOLDERS}
+    for name, folder in USER_FOLDERS.items():
+        os.environ[name] = str(root / folder)
+    yield root / USER_FOLDERS["NDVIEWER_CACHE_DIR"]
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
 def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small build of the demo session (same objects as ``make run``'s file, fewer samples)."""
     path = tmp_path_factory.mktemp("demo") / "demo.nwb"
-    load_make_demo().build_demo(path, scale=DEMO_TEST_SCALE)
+    ff.load_make_demo().build_demo(path, scale=ff.DEMO_TEST_SCALE)
     return path
 
 

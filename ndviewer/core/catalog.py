@@ -24,11 +24,17 @@ BASE_NAMESPACES = ("hdmf-common", "hdmf-experimental", "core")
 
 
 def version_key(version: str) -> tuple:
-    """Numeric sort key: ``2.10.0`` > ``2.9.0`` (string order gets this wrong)."""
-    parts: list[tuple[int, Any]] = []
-    for piece in version.replace("-", ".").split("."):
-        parts.append((0, int(piece)) if piece.isdigit() else (-1, piece))
-    return tuple(parts)
+    """Numeric sort key: ``2.10.0`` > ``2.9.0`` (string order gets this wrong).
+
+    As in semantic versioning, a pre-release sorts before its release:
+    ``2.10.0-alpha`` < ``2.10.0``.
+    """
+    release, _, pre_release = version.partition("-")
+
+    def parts(text: str) -> tuple:
+        return tuple((0, int(p)) if p.isdigit() else (-1, p) for p in text.split(".") if p)
+
+    return (parts(release), (0, parts(pre_release)) if pre_release else (1, ()))
 
 
 @dataclass
@@ -107,6 +113,9 @@ class Catalog:
         self.types: dict[str, TypeSpec] = {}
         self._by_namespace: dict[tuple[str, str], TypeSpec] = {}
         self.problems: list[str] = []
+        # Facts the user should be told that do not make the file bad (the fallback spec is in
+        # use); each is also in ``problems``, so a viewer that lists those shows them too.
+        self.notices: list[str] = []
         self._hierarchy_cache: dict[str, list[str]] = {}
 
     # -- building ---------------------------------------------------------------------------
@@ -159,8 +168,12 @@ class Catalog:
 
     def _members(self, spec: dict, namespace: str) -> list[FieldSpec]:
         members: list[FieldSpec] = []
-        for kind, key in (("group", "groups"), ("dataset", "datasets"),
-                          ("attribute", "attributes"), ("link", "links")):
+        for kind, key in (
+            ("group", "groups"),
+            ("dataset", "datasets"),
+            ("attribute", "attributes"),
+            ("link", "links"),
+        ):
             for sub in spec.get(key, []):
                 members.append(self._field(sub, kind, namespace))
         return members
@@ -196,6 +209,11 @@ class Catalog:
 
     def knows(self, type_name: str | None) -> bool:
         return self.get(type_name) is not None
+
+    def covered_namespaces(self) -> set[str]:
+        """Namespaces whose types the catalogue has: cached ones, and base ones the fallback
+        filled in (when the file's copy was missing or broken)."""
+        return set(self.namespaces) | {namespace for namespace, _type in self._by_namespace}
 
     def hierarchy(self, type_name: str | None) -> list[str]:
         """The type followed by its ancestors, nearest first; [] for None.
@@ -282,8 +300,11 @@ def _load_namespace_dir(version_group: h5py.Group, where: str) -> tuple[Namespac
         elif "source" in item:
             source_name = item["source"]
             # pynwb stores "nwb.base.yaml" as "nwb.base"
-            candidates = [source_name, source_name.rsplit(".yaml", 1)[0],
-                          source_name.rsplit(".yml", 1)[0]]
+            candidates = [
+                source_name,
+                source_name.rsplit(".yaml", 1)[0],
+                source_name.rsplit(".yml", 1)[0],
+            ]
             for candidate in candidates:
                 if candidate in version_group:
                     sources.append(_read_json(version_group[candidate]))
@@ -311,9 +332,15 @@ def load_catalog_from_group(spec_group: h5py.Group, source_name: str, spec_sourc
         try:
             info, sources = _load_namespace_dir(ns_group[newest], where)
         except (ValueError, json.JSONDecodeError, OSError, TypeError) as exc:
+            # load_catalog fills the base namespaces in from the shipped fallback
+            consequence = (
+                "ndviewer's built-in copy of it is used instead"
+                if ns_name in BASE_NAMESPACES
+                else "its types are shown without docs"
+            )
             catalog.problems.append(
                 f"The cached specification of namespace '{ns_name}' in {source_name} is broken "
-                f"({exc}); its types are shown without docs."
+                f"({exc}); {consequence}."
             )
             continue
         info.versions_cached = versions
@@ -333,8 +360,13 @@ def _fallback_catalog() -> Catalog:
         folder: Path = root / ns_name / versions[-1]
         namespace_doc = json.loads((folder / "namespace.json").read_text())
         entry = namespace_doc["namespaces"][0]
-        info = NamespaceInfo(entry["name"], str(entry["version"]), entry.get("doc", ""),
-                             entry.get("full_name", ""), versions_cached=[])
+        info = NamespaceInfo(
+            entry["name"],
+            str(entry["version"]),
+            entry.get("doc", ""),
+            entry.get("full_name", ""),
+            versions_cached=[],
+        )
         sources = []
         for item in entry.get("schema", []):
             if "namespace" in item:
@@ -377,10 +409,12 @@ def load_catalog(h5: h5py.File, source_name: str = "") -> Catalog:
         return catalog
     if is_nwb:
         catalog = fallback_catalog()
-        catalog.problems.append(
+        notice = (
             f"{source_name} has no cached specification (written with cache_spec=False); "
             "types are described from ndviewer's built-in copy of the NWB core schema, and "
             "extension types are unknown."
         )
+        catalog.problems.append(notice)
+        catalog.notices.append(notice)
         return catalog
     return Catalog("none")

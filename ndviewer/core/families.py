@@ -31,8 +31,10 @@ def _table() -> dict[str, Family]:
     from ndviewer.paths import spec_dir
 
     raw = json.loads((spec_dir() / "families.json").read_text(encoding="utf-8"))
-    return {item["type"]: Family(item["family"], item["glyph"], item["color"])
-            for item in raw["families"]}
+    return {
+        item["type"]: Family(item["family"], item["glyph"], item["color"])
+        for item in raw["families"]
+    }
 
 
 def family_of(neurodata_type: str | None, catalog: Catalog) -> Family | None:

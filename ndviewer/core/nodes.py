@@ -108,12 +108,18 @@ class Node:
         link = None if self.path == "/" else h5.get(self.path, getlink=True)
         if isinstance(link, h5py.SoftLink):
             target = link.path
-            absolute = target if target.startswith("/") else posixpath.normpath(
-                posixpath.join(posixpath.dirname(self.path), target))
+            absolute = (
+                target
+                if target.startswith("/")
+                else posixpath.normpath(posixpath.join(posixpath.dirname(self.path), target))
+            )
             obj = h5.get(absolute)
             if obj is None:
-                details = _Details(BROKEN_LINK, link_target=target,
-                                   error=f"soft link to {target}, which does not exist")
+                details = _Details(
+                    BROKEN_LINK,
+                    link_target=target,
+                    error=f"soft link to {target}, which does not exist",
+                )
             else:
                 details = self._describe(obj, SOFT_LINK)
                 details.link_target = absolute
@@ -128,8 +134,9 @@ class Node:
             else:
                 reason = "target file or object not found"
             if obj is None:
-                details = _Details(BROKEN_LINK, link_target=target,
-                                   error=f"external link to {target}: {reason}")
+                details = _Details(
+                    BROKEN_LINK, link_target=target, error=f"external link to {target}: {reason}"
+                )
             else:
                 details = self._describe(obj, EXTERNAL_LINK)
                 details.link_target = target
@@ -143,8 +150,9 @@ class Node:
     def _describe(obj: h5py.Group | h5py.Dataset, kind: str) -> _Details:
         attrs = obj.attrs
         neurodata_type, namespace, object_id = read_type_attrs(attrs)
-        details = _Details(kind, neurodata_type, namespace, object_id,
-                           n_attrs=len(attrs), target_path=obj.name)
+        details = _Details(
+            kind, neurodata_type, namespace, object_id, n_attrs=len(attrs), target_path=obj.name
+        )
         if isinstance(obj, h5py.Dataset):
             details.shape = tuple(obj.shape) if obj.shape is not None else None
             details.dtype = obj.dtype

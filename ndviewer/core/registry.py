@@ -48,15 +48,19 @@ class PanelRegistry:
     def load_folder(self, folder: Path) -> None:
         for path in sorted(folder.glob("*.json")):
             for raw in json.loads(path.read_text()).get("panels", []):
-                self.register(PanelEntry(raw["type"], raw["panel"], int(raw.get("priority", 100)),
-                                         raw.get("kind")))
+                self.register(
+                    PanelEntry(
+                        raw["type"], raw["panel"], int(raw.get("priority", 100)), raw.get("kind")
+                    )
+                )
 
     @property
     def entries(self) -> list[PanelEntry]:
         return list(self._entries.values())
 
-    def choices(self, neurodata_type: str | None, catalog: Catalog,
-                node_kind: str | None = None) -> list[PanelChoice]:
+    def choices(
+        self, neurodata_type: str | None, catalog: Catalog, node_kind: str | None = None
+    ) -> list[PanelChoice]:
         """Every panel that can show a node of this type, best first.
 
         Score = entry priority minus the distance to the matched ancestor, so the nearest

@@ -53,8 +53,9 @@ def decode_value(value: Any, h5file: h5py.File | None = None) -> Any:
             return tuple(decode_value(v, h5file) for v in value.tolist())
         return value.item()
     if isinstance(value, np.ndarray):
-        if value.dtype.kind in "SU" or (value.dtype.kind == "O" and value.size and isinstance(
-            value.flat[0], bytes | str)):
+        if value.dtype.kind in "SU" or (
+            value.dtype.kind == "O" and value.size and isinstance(value.flat[0], bytes | str)
+        ):
             decoded = [decode_text(v) for v in value.ravel().tolist()]
             if value.ndim <= 1:
                 return decoded
@@ -82,8 +83,11 @@ def describe_dtype(dtype: np.dtype | None) -> str:
     if h5py.check_vlen_dtype(dtype) is not None:
         return f"vlen {describe_dtype(h5py.check_vlen_dtype(dtype))}"
     if dtype.names:
-        return "compound(" + ", ".join(
-            f"{name}: {describe_dtype(dtype.fields[name][0])}" for name in dtype.names) + ")"
+        return (
+            "compound("
+            + ", ".join(f"{name}: {describe_dtype(dtype.fields[name][0])}" for name in dtype.names)
+            + ")"
+        )
     enum = h5py.check_enum_dtype(dtype)
     if enum is not None:
         return "enum(" + ", ".join(enum) + ")"

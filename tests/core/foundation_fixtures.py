@@ -9,6 +9,7 @@ tests check; ``write_bad_input`` makes every kind of broken input the viewer mus
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -19,6 +20,10 @@ import h5py
 import numpy as np
 
 SESSION_START = datetime.datetime(2024, 3, 1, 9, 30, tzinfo=datetime.UTC)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEMO_SCRIPT = REPO_ROOT / "resources" / "demo" / "make_demo.py"
+#: Scale of the demo file built for tests: a fraction of ``make run``'s file, same layout.
+DEMO_TEST_SCALE = 0.1
 
 # -- ecephys -----------------------------------------------------------------------------------
 ECEPHYS_CHANNELS = 8
@@ -52,6 +57,14 @@ TRIAL_CONDITIONS = ["left", "right", "left", "catch"]
 LICK_TIMES = np.array([0.31, 0.62, 1.04, 1.5, 2.2])
 POSE_RATE = 25.0
 POSE_SAMPLES = 50
+
+
+def load_make_demo():
+    """Import ``resources/demo/make_demo.py`` by path (a script, not a package module)."""
+    spec = importlib.util.spec_from_file_location("ndviewer_make_demo", DEMO_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _nwbfile(identifier: str, **kwargs):
@@ -579,10 +592,11 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 
 def permission_denied_is_testable() -> bool:
     """True when a mode-000 file is really unreadable to us, or we can drop root to nobody."""
-    return os.geteuid() != 0 or _nobody_ids() is not None
+    return os.geteuid() != 0 or nobody_ids() is not None
 
 
-def _nobody_ids() -> tuple[int, int] | None:
+def nobody_ids() -> tuple[int, int] | None:
+    """(uid, gid) of user nobody, or None where there is no such user."""
     try:
         import pwd
 

@@ -16,10 +16,27 @@ from ndviewer.core.index import FileIndex, SeriesFacts, file_index
 from ndviewer.core.values import decode_value
 
 SESSION_FIELDS = ("session_description", "identifier", "session_start_time")
-GENERAL_FIELDS = ("experimenter", "institution", "lab", "experiment_description", "keywords",
-                  "related_publications", "protocol", "notes")
-SUBJECT_FIELDS = ("subject_id", "species", "sex", "age", "date_of_birth", "strain", "genotype",
-                  "weight", "description")
+GENERAL_FIELDS = (
+    "experimenter",
+    "institution",
+    "lab",
+    "experiment_description",
+    "keywords",
+    "related_publications",
+    "protocol",
+    "notes",
+)
+SUBJECT_FIELDS = (
+    "subject_id",
+    "species",
+    "sex",
+    "age",
+    "date_of_birth",
+    "strain",
+    "genotype",
+    "weight",
+    "description",
+)
 _MAX_HEADER_ELEMENTS = 4096
 
 
@@ -67,8 +84,9 @@ def subject_info(file: NwbFile) -> dict[str, Any] | None:
 
 
 def namespace_list(file: NwbFile) -> list[dict[str, str]]:
-    return [{"name": info.name, "version": info.version}
-            for info in file.catalog.namespaces.values()]
+    return [
+        {"name": info.name, "version": info.version} for info in file.catalog.namespaces.values()
+    ]
 
 
 def series_types(file: NwbFile) -> frozenset[str]:
@@ -116,30 +134,39 @@ def series_numbers(facts: SeriesFacts) -> dict[str, Any]:
 
 
 def missing_namespace_problems(file: NwbFile, index: FileIndex) -> list[str]:
-    """Typed objects whose namespace the cached spec does not describe."""
+    """Typed objects whose namespace or type the cached spec does not describe.
+
+    One line per missing namespace (however many objects use it) and one per unknown type,
+    each naming the file, the namespace or type, how many objects and an example path.
+    """
     catalog = file.catalog
     if catalog.spec_source != "file":
         return []
-    unknown: dict[tuple[str, str], list[str]] = {}
+    covered = catalog.covered_namespaces()
+    by_namespace: dict[str, dict[str, list[str]]] = {}
+    unknown_types: dict[tuple[str, str], list[str]] = {}
     for entry in index.typed:
         namespace = entry.namespace or ""
-        if namespace and namespace not in catalog.namespaces:
-            unknown.setdefault((namespace, entry.neurodata_type or ""), []).append(entry.path)
-        elif not catalog.knows(entry.neurodata_type):
-            unknown.setdefault((namespace, entry.neurodata_type or ""), []).append(entry.path)
+        type_name = entry.neurodata_type or ""
+        if namespace and namespace not in covered:
+            by_namespace.setdefault(namespace, {}).setdefault(type_name, []).append(entry.path)
+        elif not catalog.knows(type_name):
+            unknown_types.setdefault((namespace, type_name), []).append(entry.path)
     problems = []
-    for (namespace, type_name), paths in sorted(unknown.items()):
-        more = f" (and {len(paths) - 1} more)" if len(paths) > 1 else ""
-        if namespace and namespace not in catalog.namespaces:
-            problems.append(
-                f"{file.path}: {paths[0]}{more} has type {type_name} from namespace "
-                f"'{namespace}', which the file's cached specification does not include."
-            )
-        else:
-            problems.append(
-                f"{file.path}: {paths[0]}{more} has type {type_name}, which no cached "
-                "namespace defines."
-            )
+    for namespace, types in sorted(by_namespace.items()):
+        paths = sorted(path for type_paths in types.values() for path in type_paths)
+        count = f"{len(paths)} objects use" if len(paths) > 1 else "1 object uses"
+        problems.append(
+            f"{file.path}: namespace '{namespace}' is not in the file's cached specification, "
+            f"but {count} its types ({', '.join(sorted(types))}), e.g. {paths[0]}."
+        )
+    for (namespace, type_name), paths in sorted(unknown_types.items()):
+        where = f" (namespace '{namespace}')" if namespace else ""
+        count = f"{len(paths)} objects use" if len(paths) > 1 else "1 object uses"
+        problems.append(
+            f"{file.path}: type {type_name}{where} is defined by no cached namespace, but "
+            f"{count} it, e.g. {paths[0]}."
+        )
     return problems
 
 
@@ -148,19 +175,30 @@ def file_summary(file: NwbFile, index: FileIndex | None = None) -> dict[str, Any
     index = index if index is not None else typed_index(file)
     catalog = file.catalog
     session = session_info(file) if file.is_nwb else dict.fromkeys(SESSION_FIELDS)
-    file.problems.extend(p for p in missing_namespace_problems(file, index)
-                         if p not in file.problems)
+    file.problems.extend(
+        p for p in missing_namespace_problems(file, index) if p not in file.problems
+    )
     objects = [
-        {"path": e.path, "neurodata_type": e.neurodata_type, "namespace": e.namespace,
-         "kind": e.kind, "shape": list(e.shape) if e.shape is not None else None,
-         "dtype": e.dtype}
+        {
+            "path": e.path,
+            "neurodata_type": e.neurodata_type,
+            "namespace": e.namespace,
+            "kind": e.kind,
+            "shape": list(e.shape) if e.shape is not None else None,
+            "dtype": e.dtype,
+        }
         for e in index.typed
     ]
     series = []
     for path, facts in sorted(index.series.items()):
         entry = index.by_path.get(path)
-        series.append({"path": path, "neurodata_type": entry.neurodata_type if entry else None,
-                       **series_numbers(facts)})
+        series.append(
+            {
+                "path": path,
+                "neurodata_type": entry.neurodata_type if entry else None,
+                **series_numbers(facts),
+            }
+        )
     return {
         "file": str(file.path),
         "nwb_version": file.nwb_version,

@@ -64,15 +64,18 @@ def describe_node_html(node: Node, catalog: Catalog, preview: str = "") -> str:
     if type_name:
         chain = catalog.hierarchy(type_name)
         links = " → ".join(f"<a href='type:{html.escape(t)}'>{html.escape(t)}</a>" for t in chain)
-        parts.append(f"<p class='chain'>{links}"
-                     f" <span class='sub'>(namespace {html.escape(node.namespace or '?')})</span></p>")
+        parts.append(
+            f"<p class='chain'>{links}"
+            f" <span class='sub'>(namespace {html.escape(node.namespace or '?')})</span></p>"
+        )
         if catalog.knows(type_name):
             parts.append(f"<p class='doc'>{html.escape(catalog.doc(type_name))}</p>")
         else:
             parts.append(
                 f"<p class='warn'>Type {html.escape(type_name)} is not described by the file's "
                 "cached specification (its namespace is missing); it is shown as a plain "
-                "object.</p>")
+                "object.</p>"
+            )
     else:
         parent = node.file.node(node.parent_path) if node.parent_path else None
         member = catalog.member(parent.neurodata_type, node.name) if parent is not None else None
@@ -94,10 +97,16 @@ def describe_node_html(node: Node, catalog: Catalog, preview: str = "") -> str:
     if node.object_id:
         rows.append(("object_id", f"<code>{html.escape(node.object_id)}</code>"))
     if rows:
-        parts.append("<h3>Layout</h3><table class='kv'>" + "".join(
-            f"<tr><td class='k'>{k}</td><td>{v}</td></tr>" for k, v in rows) + "</table>")
-    attrs = {k: v for k, v in node.attrs.items()
-             if k not in ("neurodata_type", "namespace", "object_id", "data_type")}
+        parts.append(
+            "<h3>Layout</h3><table class='kv'>"
+            + "".join(f"<tr><td class='k'>{k}</td><td>{v}</td></tr>" for k, v in rows)
+            + "</table>"
+        )
+    attrs = {
+        k: v
+        for k, v in node.attrs.items()
+        if k not in ("neurodata_type", "namespace", "object_id", "data_type")
+    }
     if attrs:
         spec_type = type_name
         table = []
@@ -105,8 +114,12 @@ def describe_node_html(node: Node, catalog: Catalog, preview: str = "") -> str:
             member = catalog.member(spec_type, key, "attribute") if spec_type else None
             tip = f" title='{html.escape(member.doc)}'" if member and member.doc else ""
             shown = _format_value(value)
-            if isinstance(value, str) and value.startswith("/") and key in (
-                    "target", "table", "source", ".specloc") or key == ".specloc":
+            if (
+                isinstance(value, str)
+                and value.startswith("/")
+                and key in ("target", "table", "source", ".specloc")
+                or key == ".specloc"
+            ):
                 shown = f"<a href='node:{html.escape(str(value))}'>{shown}</a>"
             table.append(f"<tr><td class='k'{tip}>{html.escape(key)}</td><td>{shown}</td></tr>")
         parts.append("<h3>Attributes</h3><table class='kv'>" + "".join(table) + "</table>")
@@ -140,12 +153,17 @@ class DetailsPanel(Panel):
             if size <= PREVIEW_ELEMENTS:
                 path = node.path
                 file = context.file
-                context.pool.submit(self.job_key("preview"),
-                                    lambda token: file.node(path).read(PREVIEW_ELEMENTS),
-                                    self._on_preview, self._on_preview_error)
+                context.pool.submit(
+                    self.job_key("preview"),
+                    lambda token: file.node(path).read(PREVIEW_ELEMENTS),
+                    self._on_preview,
+                    self._on_preview_error,
+                )
             else:
-                self._render("<p class='sub'>Too large to preview here; pick a data view "
-                             "under 'View as' to browse the values.</p>")
+                self._render(
+                    "<p class='sub'>Too large to preview here; pick a data view "
+                    "under 'View as' to browse the values.</p>"
+                )
 
     def _render(self, preview: str) -> None:
         self.browser.setHtml(describe_node_html(self.node, self.context.file.catalog, preview))

@@ -42,39 +42,58 @@ def overview_html(file: NwbFile, facts: dict[str, Any], counts: dict[str, int] |
     catalog = file.catalog
     parts = [f"<style>{PAGE_CSS}</style>"]
     parts.append(f"<h2>{html.escape(file.path.name)}</h2>")
-    parts.append(f"<div class='sub'>{html.escape(str(file.path.parent))} · "
-                 f"{file.identity.size / 1e6:,.1f} MB</div>")
+    parts.append(
+        f"<div class='sub'>{html.escape(str(file.path.parent))} · "
+        f"{file.identity.size / 1e6:,.1f} MB</div>"
+    )
     for problem in file.problems:
         parts.append(f"<p class='warn'>{html.escape(problem)}</p>")
     if not file.is_nwb:
-        parts.append("<p class='warn'>This HDF5 file has no NWB attributes; it is shown as "
-                     "plain HDF5.</p>")
+        parts.append(
+            "<p class='warn'>This HDF5 file has no NWB attributes; it is shown as plain HDF5.</p>"
+        )
     rows = [
         ("Session", session.get("session_description")),
         ("Identifier", session.get("identifier")),
         ("Start time", session.get("session_start_time")),
         ("Experimenter", general.get("experimenter")),
-        ("Lab", " · ".join(str(v) for v in (general.get("lab"), general.get("institution")) if v)
-         or None),
+        (
+            "Lab",
+            " · ".join(str(v) for v in (general.get("lab"), general.get("institution")) if v)
+            or None,
+        ),
         ("Keywords", general.get("keywords")),
         ("Publications", general.get("related_publications")),
     ]
-    parts.append("<h3>Session</h3><table class='kv'>" + "".join(
-        f"<tr><td class='k'>{k}</td><td>{_value(v)}</td></tr>" for k, v in rows) + "</table>")
+    parts.append(
+        "<h3>Session</h3><table class='kv'>"
+        + "".join(f"<tr><td class='k'>{k}</td><td>{_value(v)}</td></tr>" for k, v in rows)
+        + "</table>"
+    )
     parts.append("<h3>Subject</h3>")
     if subject is None:
-        parts.append("<p class='warn'>No subject (/general/subject is missing: DANDI requires "
-                     "subject_id, species, sex and age).</p>")
+        parts.append(
+            "<p class='warn'>No subject (/general/subject is missing: DANDI requires "
+            "subject_id, species, sex and age).</p>"
+        )
     else:
-        parts.append("<table class='kv'>" + "".join(
-            f"<tr><td class='k'>{k}</td><td>{_value(v)}</td></tr>"
-            for k, v in subject.items() if k != "description" or v) + "</table>")
+        parts.append(
+            "<table class='kv'>"
+            + "".join(
+                f"<tr><td class='k'>{k}</td><td>{_value(v)}</td></tr>"
+                for k, v in subject.items()
+                if k != "description" or v
+            )
+            + "</table>"
+        )
     parts.append("<h3>Format</h3><table class='kv'>")
     parts.append(f"<tr><td class='k'>NWB version</td><td>{_value(file.nwb_version)}</td></tr>")
-    parts.append(f"<tr><td class='k'>Types</td><td>{_SPEC_SOURCE_TEXT[catalog.spec_source]}"
-                 "</td></tr>")
-    namespaces = ", ".join(f"{html.escape(n.name)} {html.escape(n.version)}"
-                           for n in catalog.namespaces.values())
+    parts.append(
+        f"<tr><td class='k'>Types</td><td>{_SPEC_SOURCE_TEXT[catalog.spec_source]}</td></tr>"
+    )
+    namespaces = ", ".join(
+        f"{html.escape(n.name)} {html.escape(n.version)}" for n in catalog.namespaces.values()
+    )
     parts.append(f"<tr><td class='k'>Namespaces</td><td>{namespaces or '—'}</td></tr></table>")
     parts.append("<h3>Contents</h3>")
     if counts is None:
@@ -86,7 +105,8 @@ def overview_html(file: NwbFile, facts: dict[str, Any], counts: dict[str, int] |
             parts.append(
                 f"<tr><td><a href='type:{html.escape(type_name)}'>{html.escape(type_name)}</a></td>"
                 f"<td align='right'>{count:,}</td>"
-                f"<td class='sub'>{html.escape(' → '.join(chain))}</td></tr>")
+                f"<td class='sub'>{html.escape(' → '.join(chain))}</td></tr>"
+            )
         parts.append("</table>")
     return "".join(parts)
 
@@ -95,8 +115,11 @@ def read_overview_facts(file: NwbFile) -> dict[str, Any]:
     """The small header reads behind the overview (run in a worker)."""
     if not file.is_nwb:
         return {}
-    return {"session": session_info(file), "general": general_info(file),
-            "subject": subject_info(file)}
+    return {
+        "session": session_info(file),
+        "general": general_info(file),
+        "subject": subject_info(file),
+    }
 
 
 class OverviewPanel(Panel):
@@ -115,8 +138,9 @@ class OverviewPanel(Panel):
         self._facts: dict[str, Any] = {}
         self._render()
         file = context.file
-        context.pool.submit(self.job_key("facts"), lambda token: read_overview_facts(file),
-                            self._on_facts)
+        context.pool.submit(
+            self.job_key("facts"), lambda token: read_overview_facts(file), self._on_facts
+        )
 
     def _counts(self) -> dict[str, int] | None:
         index = self.context.index

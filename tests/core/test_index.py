@@ -1,0 +1,208 @@
+"""The typed index: complete against pynwb, the same in parallel, persisted by file identity."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+
+from ndviewer.core import index as index_module
+from ndviewer.core.files import FileIdentity, open_nwb
+from ndviewer.core.index import build_index, build_index_parallel, file_index
+from ndviewer.core.nwb.summary import series_types
+from tests.core import foundation_fixtures as ff
+
+NWB_FIXTURES = [name for name in ff.WRITERS if name != "plain_hdf5_file"]
+
+
+def _pynwb_objects(path) -> dict[str, str]:
+    """object_id -> neurodata type of every object pynwb builds from the file."""
+    from pynwb import NWBHDF5IO
+
+    with NWBHDF5IO(str(path), "r") as io:
+        nwb = io.read()
+        # pynwb types say neurodata_type; hdmf-common ones only data_type
+        return {
+            object_id: getattr(obj, "neurodata_type", None) or obj.data_type
+            for object_id, obj in nwb.objects.items()
+        }
+
+
+@pytest.mark.parametrize("fixture", [*NWB_FIXTURES, "demo_file"])
+def test_index_finds_every_object_pynwb_knows(request, fixture):
+    path = request.getfixturevalue(fixture)
+    with open_nwb(path) as file:
+        index = build_index(file.h5, series_types(file))
+        ours = {
+            file.h5[entry.path].attrs["object_id"]: entry.neurodata_type for entry in index.typed
+        }
+    assert ours == _pynwb_objects(path)
+
+
+@pytest.mark.parametrize("fixture", NWB_FIXTURES)
+def test_exact_types_at_exact_paths(request, fixture):
+    path = request.getfixturevalue(fixture)
+    with open_nwb(path) as file:
+        index = build_index(file.h5, series_types(file))
+    for object_path, type_name in ff.EXPECTED_TYPES[fixture].items():
+        assert index.by_path[object_path].neurodata_type == type_name, object_path
+    assert not any(entry.path.startswith("/specifications") for entry in index.entries)
+
+
+def test_layouts_and_series_facts(ecephys_file, intervals_file):
+    with open_nwb(ecephys_file) as file:
+        index = build_index(file.h5, series_types(file))
+    entry = index.by_path["/acquisition/raw/data"]
+    assert (entry.kind, entry.shape, entry.dtype) == ("dataset", (2000, 8), "int16")
+    assert entry.neurodata_type is None and entry.namespace is None
+    region = index.by_path["/acquisition/raw/electrodes"]
+    assert (region.neurodata_type, region.namespace) == ("DynamicTableRegion", "hdmf-common")
+    electrodes = "/general/extracellular_ephys/electrodes"
+    assert index.by_path[f"{electrodes}/location"].dtype == "text"
+    assert index.by_path[f"{electrodes}/group"].dtype == "reference"
+    assert index.by_path["/units/spike_times_index"].dtype == "uint8"
+    assert index.by_path["/"].neurodata_type == "NWBFile"
+
+    raw = index.series["/acquisition/raw"]
+    assert raw == index_module.SeriesFacts(
+        data_shape=(ff.ECEPHYS_SAMPLES, ff.ECEPHYS_CHANNELS),
+        unit="volts",
+        rate=ff.ECEPHYS_RATE,
+        starting_time=ff.ECEPHYS_START,
+    )
+    lfp = index.series["/processing/ecephys/LFP/lfp"]
+    assert (lfp.timestamps_count, lfp.rate) == (ff.LFP_SAMPLES, None)
+    assert lfp.first_timestamp == ff.LFP_TIMESTAMPS[0]
+    assert lfp.last_timestamp == ff.LFP_TIMESTAMPS[-1]
+    # timestamps shared through a soft link are found although the walk does not follow links
+    linked = index.series["/processing/ecephys/lfp_power"]
+    assert (linked.timestamps_count, linked.last_timestamp) == (
+        ff.LFP_SAMPLES,
+        ff.LFP_TIMESTAMPS[-1],
+    )
+    assert linked.unit == "V^2"
+
+    with open_nwb(intervals_file) as file:
+        index = build_index(file.h5, series_types(file))
+    assert index.by_path["/intervals/trials/correct"].dtype == "enum"
+    assert index.by_path["/intervals/epochs/timeseries"].dtype == "compound"
+    # trials: start, stop, condition, correct; epochs: start, stop, tags; 2 x (start, stop)
+    assert index.counts_by_type()["VectorData"] == 11
+    assert list(index.counts_by_type())[0] == "VectorData"  # most frequent first
+
+
+@pytest.fixture(scope="module")
+def worker_pool():
+    """Two spawned worker processes shared by the parallel tests (starting them is the cost)."""
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=2, mp_context=multiprocessing.get_context("spawn")
+    )
+    yield pool
+    pool.shutdown(wait=True)
+
+
+class _CountingExecutor:
+    def __init__(self, pool) -> None:
+        self.pool = pool
+        self.submitted = 0
+
+    def submit(self, *args, **kwargs):
+        self.submitted += 1
+        return self.pool.submit(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def awkward_names_file(tmp_path_factory):
+    """Names whose string order differs from HDF5's walk order ("a-b" < "a/x" as strings)."""
+    path = tmp_path_factory.mktemp("names") / "names.nwb"
+    with h5py.File(path, "w") as h5:
+        h5.attrs["neurodata_type"] = "NWBFile"
+        h5.attrs["namespace"] = "core"
+        for top in ("a", "a-b", "a.c", "B", "a0", "ü"):
+            group = h5.create_group(top)
+            group.attrs["neurodata_type"] = "ProcessingModule"
+            group.attrs["namespace"] = "core"
+            for sub in ("x", "x-y", "x.z"):
+                child = group.create_group(sub)
+                child.attrs["neurodata_type"] = "TimeSeries"
+                child.attrs["namespace"] = "core"
+                child.create_dataset("data", data=np.arange(5.0)).attrs["unit"] = "m"
+                child.create_dataset("timestamps", data=np.arange(5.0) / 2)
+    return path
+
+
+@pytest.mark.parametrize("fixture", ["awkward_names_file", "demo_file", "icephys_file"])
+def test_parallel_index_equals_single_process_index(request, fixture, worker_pool, monkeypatch):
+    path = request.getfixturevalue(fixture)
+    monkeypatch.setattr(index_module, "PARALLEL_THRESHOLD", 0)  # split even small files
+    executor = _CountingExecutor(worker_pool)
+    with open_nwb(path) as file:
+        types = series_types(file) | {"TimeSeries"}
+        single = build_index(file.h5, types)
+        parallel = build_index_parallel(file.h5, types, executor=executor)
+    assert executor.submitted >= 2  # the work really went to the workers
+    assert parallel.entries == single.entries  # same objects, same order
+    assert parallel.series == single.series
+    assert len(single.entries) > 20
+
+
+def test_persisted_index_is_used_until_the_file_changes(ecephys_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("NDVIEWER_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "session.nwb"
+    shutil.copyfile(ecephys_file, path)
+
+    def index_of(use_cache: bool = True):
+        with open_nwb(path) as file:
+            return file_index(file.h5, FileIdentity.of(path), series_types(file), use_cache)
+
+    first = index_of()
+    assert not first.from_cache
+    assert len(list((tmp_path / "cache" / "index").glob("*.pickle"))) == 1
+    again = index_of()
+    assert again.from_cache
+    assert again.entries == first.entries and again.series == first.series
+    assert again.identity == FileIdentity.of(path)
+
+    # same bytes, new modification time: the index is rebuilt (and persisted again)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    assert not index_of().from_cache
+    assert index_of().from_cache
+
+    # new content: rebuilt, and the new object is in it
+    with h5py.File(path, "r+") as h5:
+        added = h5.create_group("acquisition/added")
+        added.attrs["neurodata_type"] = "TimeSeries"
+        added.attrs["namespace"] = "core"
+        added.create_dataset("data", data=np.zeros(3))
+    changed = index_of()
+    assert not changed.from_cache
+    assert changed.by_path["/acquisition/added"].neurodata_type == "TimeSeries"
+    assert "/acquisition/added" not in first.by_path
+
+
+def test_no_cache_neither_reads_nor_writes(ecephys_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("NDVIEWER_CACHE_DIR", str(tmp_path / "cache"))
+    with open_nwb(ecephys_file) as file:
+        index = file_index(file.h5, file.identity, series_types(file), use_cache=False)
+        assert not index.from_cache
+        assert not (tmp_path / "cache").exists()
+        file_index(file.h5, file.identity, series_types(file))  # persists
+        assert file_index(file.h5, file.identity, use_cache=True).from_cache
+        assert not file_index(file.h5, file.identity, use_cache=False).from_cache
+
+
+def test_damaged_cache_file_is_rebuilt_not_an_error(ecephys_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("NDVIEWER_CACHE_DIR", str(tmp_path / "cache"))
+    with open_nwb(ecephys_file) as file:
+        built = file_index(file.h5, file.identity, series_types(file))
+        (cached,) = (tmp_path / "cache" / "index").glob("*.pickle")
+        cached.write_bytes(b"\x80\x05 not a pickle")
+        rebuilt = file_index(file.h5, file.identity, series_types(file))
+        assert not rebuilt.from_cache
+        assert rebuilt.entries == built.entries

@@ -1,0 +1,256 @@
+"""The file summary (the ``info --json`` object), checked against pynwb; and the demo file."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from ndviewer.core.files import open_nwb
+from ndviewer.core.index import SeriesFacts
+from ndviewer.core.nwb.summary import (
+    file_summary,
+    general_info,
+    series_numbers,
+    subject_info,
+    typed_index,
+)
+from tests.core import foundation_fixtures as ff
+
+NWB_FIXTURES = [name for name in ff.WRITERS if name != "plain_hdf5_file"]
+CONTRACT_KEYS = [
+    "file",
+    "nwb_version",
+    "namespaces",
+    "spec_source",
+    "session",
+    "objects",
+    "series",
+]
+
+
+def _summary(path) -> dict:
+    with open_nwb(path) as file:
+        return file_summary(file, typed_index(file, use_cache=False))
+
+
+def test_summary_contract(ecephys_file):
+    summary = _summary(ecephys_file)
+    assert list(summary) == CONTRACT_KEYS
+    assert summary["file"] == str(ecephys_file)
+    assert summary["nwb_version"] == "2.11.0"
+    assert summary["spec_source"] == "file"
+    assert {"name": "core", "version": "2.11.0"} in summary["namespaces"]
+    assert all(set(ns) == {"name", "version"} for ns in summary["namespaces"])
+    assert summary["session"] == {
+        "session_description": "ecephys fixture",
+        "identifier": "ecephys",
+        "session_start_time": ff.SESSION_START.isoformat(),
+    }
+    objects = {o["path"]: o for o in summary["objects"]}
+    assert "/acquisition/raw/data" not in objects  # untyped: not an "object" of the contract
+    assert objects["/acquisition/raw"] == {
+        "path": "/acquisition/raw",
+        "neurodata_type": "ElectricalSeries",
+        "namespace": "core",
+        "kind": "group",
+        "shape": None,
+        "dtype": None,
+    }
+    assert objects["/units/spike_times"] == {
+        "path": "/units/spike_times",
+        "neurodata_type": "VectorData",
+        "namespace": "hdmf-common",
+        "kind": "dataset",
+        "shape": [sum(len(t) for t in ff.UNIT_SPIKE_TIMES)],
+        "dtype": "float64",
+    }
+
+
+@pytest.mark.parametrize("fixture", NWB_FIXTURES)
+def test_objects_are_every_typed_object(request, fixture):
+    path = request.getfixturevalue(fixture)
+    summary = _summary(path)
+    with h5py.File(path, "r", locking=False) as h5:
+        expected = {}
+
+        def visit(name, obj):
+            if "neurodata_type" in obj.attrs and not name.startswith("specifications"):
+                expected["/" + name] = obj.attrs["neurodata_type"]
+
+        h5.visititems(visit)
+        expected["/"] = h5.attrs["neurodata_type"]
+    assert {o["path"]: o["neurodata_type"] for o in summary["objects"]} == expected
+
+
+@pytest.mark.parametrize("fixture", [*NWB_FIXTURES, "demo_file"])
+def test_series_numbers_equal_pynwb(request, fixture):
+    path = request.getfixturevalue(fixture)
+    summary = _summary(path)
+    expected = ff.pynwb_series_numbers(path)
+    ours = {s["path"]: s for s in summary["series"]}
+    assert sorted(ours) == sorted(expected)
+    for series_path, numbers in expected.items():
+        assert ours[series_path] == pytest.approx(numbers), series_path
+
+
+def test_session_start_time_equals_pynwb(ecephys_file):
+    import datetime
+
+    from pynwb import NWBHDF5IO
+
+    with NWBHDF5IO(str(ecephys_file), "r") as io:
+        expected = io.read().session_start_time
+    stamp = _summary(ecephys_file)["session"]["session_start_time"]
+    assert datetime.datetime.fromisoformat(stamp) == expected
+
+
+@pytest.mark.parametrize(
+    ("facts", "numbers"),
+    [
+        (
+            SeriesFacts((100, 4), "volts", 50.0, 1.0),
+            {
+                "n_samples": 100,
+                "n_channels": 4,
+                "rate": 50.0,
+                "starting_time": 1.0,
+                "duration": 2.0,
+                "unit": "volts",
+            },
+        ),
+        (
+            SeriesFacts((10, 8, 6), "n.a.", 5.0, 0.0),
+            {
+                "n_samples": 10,
+                "n_channels": 48,
+                "rate": 5.0,
+                "starting_time": 0.0,
+                "duration": 2.0,
+                "unit": "n.a.",
+            },
+        ),
+        (
+            SeriesFacts((3,), "s", None, None, 3, 2.0, 4.5),
+            {
+                "n_samples": 3,
+                "n_channels": 1,
+                "rate": None,
+                "starting_time": 2.0,
+                "duration": 2.5,
+                "unit": "s",
+            },
+        ),
+        (
+            SeriesFacts((0, 2), "V", None, None, 0, None, None),
+            {
+                "n_samples": 0,
+                "n_channels": 2,
+                "rate": None,
+                "starting_time": None,
+                "duration": 0.0,
+                "unit": "V",
+            },
+        ),
+        (
+            SeriesFacts(None, None),
+            {
+                "n_samples": 0,
+                "n_channels": 1,
+                "rate": None,
+                "starting_time": None,
+                "duration": None,
+                "unit": None,
+            },
+        ),
+    ],
+    ids=["regular", "image", "timestamps", "empty", "no-data"],
+)
+def test_series_numbers_rules(facts, numbers):
+    assert series_numbers(facts) == numbers
+
+
+def test_plain_hdf5_summary(plain_hdf5_file):
+    summary = _summary(plain_hdf5_file)
+    assert summary == {
+        "file": str(plain_hdf5_file),
+        "nwb_version": None,
+        "namespaces": [],
+        "spec_source": "none",
+        "session": {"session_description": None, "identifier": None, "session_start_time": None},
+        "objects": [],
+        "series": [],
+    }
+
+
+# -- the demo file -------------------------------------------------------------------------------
+def test_demo_session_is_realistic(demo_file):
+    make_demo = ff.load_make_demo()
+    with open_nwb(demo_file) as file:
+        summary = file_summary(file, typed_index(file, use_cache=False))
+        general = general_info(file)
+        subject = subject_info(file)
+        assert file.problems == []
+        raw = file.node("/acquisition/ElectricalSeries/data").h5obj()
+        samples = raw[:]
+        chunks, compression = raw.chunks, raw.compression
+    assert summary["spec_source"] == "file"
+    assert {"name": "ndx-events", "version": "0.4.0"} in summary["namespaces"]
+    assert general["experimenter"] == ["Doe, Jane", "Roe, Richard"]
+    assert general["lab"] == "Systems Neuroscience Lab"
+    assert "hippocampus" in general["keywords"]
+    assert subject["species"] == "Mus musculus"
+    assert subject["age"] is None and subject["date_of_birth"] is None  # missing on purpose
+
+    types = {o["path"]: o["neurodata_type"] for o in summary["objects"]}
+    assert types["/acquisition/ElectricalSeries"] == "ElectricalSeries"
+    assert types["/processing/ecephys/LFP/LFP"] == "ElectricalSeries"
+    assert types["/acquisition/TwoPhotonSeries"] == "TwoPhotonSeries"
+    assert types["/processing/ophys/ImageSegmentation/PlaneSegmentation"] == "PlaneSegmentation"
+    assert types["/processing/ophys/Fluorescence/RoiResponseSeries"] == "RoiResponseSeries"
+    assert types["/processing/ophys/DfOverF/RoiResponseSeries"] == "RoiResponseSeries"
+    assert types["/processing/behavior/Position/SpatialSeries"] == "SpatialSeries"
+    assert types["/events/licks"] == types["/events/rewards"] == "EventsTable"
+    assert types["/units"] == "Units" and types["/intervals/trials"] == "TimeIntervals"
+    assert types["/general/subject"] == "Subject"
+    objects = {o["path"]: o for o in summary["objects"]}
+    assert objects["/units/waveform_mean"]["shape"] == [make_demo.N_UNITS, 40, 3]
+    assert objects["/intervals/trials/condition"]["shape"] == [make_demo.N_TRIALS]
+    assert objects["/processing/ophys/ImageSegmentation/PlaneSegmentation/image_mask"]["shape"] == [
+        make_demo.N_ROIS,
+        128,
+        128,
+    ]
+
+    series = {s["path"]: s for s in summary["series"]}
+    raw_numbers = series["/acquisition/ElectricalSeries"]
+    assert (raw_numbers["n_channels"], raw_numbers["rate"]) == (32, 30_000.0)
+    assert raw_numbers["duration"] == pytest.approx(make_demo.RAW_SECONDS * ff.DEMO_TEST_SCALE)
+    assert series["/processing/ecephys/LFP/LFP"]["rate"] == 1000.0
+    assert series["/acquisition/TwoPhotonSeries"]["n_channels"] == 128 * 128
+
+    # QC material: one dead and one saturated channel, spikes above the noise elsewhere
+    assert chunks == (len(samples), 32) and compression == "gzip"
+    assert not samples[:, make_demo.DEAD_CHANNEL].any()
+    saturated = samples[:, make_demo.SATURATED_CHANNEL]
+    assert (saturated == np.iinfo(np.int16).max).mean() > 0.05
+    live = np.delete(samples, [make_demo.DEAD_CHANNEL, make_demo.SATURATED_CHANNEL], axis=1)
+    assert live.std(axis=0).min() > 50 and live.min() < -500
+
+
+def test_demo_is_deterministic_and_small(tmp_path):
+    """Same seed, same bytes of data; the full-size file stays a few MB."""
+    make_demo = ff.load_make_demo()
+    first = make_demo.build_demo(tmp_path / "a.nwb", scale=0.05)
+    second = make_demo.build_demo(tmp_path / "b.nwb", scale=0.05)
+    with h5py.File(first, "r", locking=False) as a, h5py.File(second, "r", locking=False) as b:
+        for name in (
+            "acquisition/ElectricalSeries/data",
+            "acquisition/TwoPhotonSeries/data",
+            "units/spike_times",
+            "intervals/trials/condition",
+        ):
+            np.testing.assert_array_equal(a[name][()], b[name][()])
+    full = make_demo.build_demo(tmp_path / "full.nwb")
+    assert 3e6 < full.stat().st_size < 15e6
+    assert not list(tmp_path.glob("*.partial*"))  # written atomically
