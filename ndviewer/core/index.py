@@ -259,6 +259,25 @@ def build_index(
 # so threads cannot share the work, and a walk in the GUI process would freeze every other
 # h5py call. Large files are therefore split into subtrees walked by worker processes.
 PARALLEL_THRESHOLD = 4000  # objects below the first levels; fewer is faster in one process
+# An interactive process must not hold h5py's lock for long: it hands even small walks to
+# the worker processes (which are kept running, so only the first walk pays their start).
+INTERACTIVE_THRESHOLD = 300
+_shared_executor = None
+
+
+def shared_executor(workers: int = 2):
+    """Worker processes kept for the life of the application (spawned: safe under Qt)."""
+    global _shared_executor
+    if _shared_executor is None:
+        import atexit
+        import concurrent.futures
+        import multiprocessing
+
+        _shared_executor = concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        )
+        atexit.register(_shared_executor.shutdown, wait=False, cancel_futures=True)
+    return _shared_executor
 
 
 def _plan_units(h5: h5py.File, want: int) -> tuple[list[str], list[str], int]:
@@ -307,11 +326,16 @@ def _walk_units(path: str, units: list[str], series_types: frozenset[str]):
 
 
 def build_index_parallel(
-    h5: h5py.File, series_types: frozenset[str] = frozenset(), workers: int = 2, executor=None
+    h5: h5py.File,
+    series_types: frozenset[str] = frozenset(),
+    workers: int = 2,
+    executor=None,
+    min_objects: int = PARALLEL_THRESHOLD,
 ) -> FileIndex:
-    """``build_index`` split across worker processes when the file has many objects."""
+    """``build_index`` split across worker processes when the file has ``min_objects`` or more
+    objects below its first levels (fewer are walked here, in one go)."""
     shallow, units, estimate = _plan_units(h5, want=8 * workers)
-    if estimate < PARALLEL_THRESHOLD or len(units) < 2:
+    if estimate < min_objects or not units:
         return build_index(h5, series_types)
     import concurrent.futures
     import multiprocessing
@@ -430,14 +454,24 @@ def file_index(
     series_types: frozenset[str] = frozenset(),
     use_cache: bool = True,
     parallel: bool = True,
+    interactive: bool = False,
 ) -> FileIndex:
-    """The index of an open file, from the persisted cache when the file is unchanged."""
+    """The index of an open file, from the persisted cache when the file is unchanged.
+
+    ``interactive``: called from an application that must stay responsive, so any walk of
+    more than a few hundred objects runs in the shared worker processes.
+    """
     if use_cache:
         cached = load_cached_index(identity)
         if cached is not None:
             return cached
-    builder = build_index_parallel if parallel else build_index
-    index = builder(h5, series_types)
+    if not parallel:
+        index = build_index(h5, series_types)
+    elif interactive:
+        index = build_index_parallel(h5, series_types, executor=shared_executor(),
+                                     min_objects=INTERACTIVE_THRESHOLD)
+    else:
+        index = build_index_parallel(h5, series_types)
     index.identity = identity
     if use_cache:
         save_index(index)

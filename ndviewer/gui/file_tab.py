@@ -257,7 +257,7 @@ class FileTab(QWidget):
         started = time.perf_counter()
 
         def build(token) -> object:
-            return typed_index(file)
+            return typed_index(file, interactive=True)
 
         def done(index) -> None:
             self.index_seconds = time.perf_counter() - started

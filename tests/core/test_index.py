@@ -139,12 +139,11 @@ def awkward_names_file(tmp_path_factory):
 @pytest.mark.parametrize("fixture", ["awkward_names_file", "demo_file", "icephys_file"])
 def test_parallel_index_equals_single_process_index(request, fixture, worker_pool, monkeypatch):
     path = request.getfixturevalue(fixture)
-    monkeypatch.setattr(index_module, "PARALLEL_THRESHOLD", 0)  # split even small files
     executor = _CountingExecutor(worker_pool)
     with open_nwb(path) as file:
         types = series_types(file) | {"TimeSeries"}
         single = build_index(file.h5, types)
-        parallel = build_index_parallel(file.h5, types, executor=executor)
+        parallel = build_index_parallel(file.h5, types, executor=executor, min_objects=0)
     assert executor.submitted >= 2  # the work really went to the workers
     assert parallel.entries == single.entries  # same objects, same order
     assert parallel.series == single.series

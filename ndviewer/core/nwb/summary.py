@@ -94,8 +94,9 @@ def series_types(file: NwbFile) -> frozenset[str]:
     return frozenset(file.catalog.subtypes("TimeSeries"))
 
 
-def typed_index(file: NwbFile, use_cache: bool = True) -> FileIndex:
-    return file_index(file.h5, file.identity, series_types(file), use_cache=use_cache)
+def typed_index(file: NwbFile, use_cache: bool = True, interactive: bool = False) -> FileIndex:
+    return file_index(file.h5, file.identity, series_types(file), use_cache=use_cache,
+                      interactive=interactive)
 
 
 def series_numbers(facts: SeriesFacts) -> dict[str, Any]:
