@@ -29,12 +29,16 @@ def _fail(message: str) -> int:
 
 
 def _info(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ndviewer info",
-                                     description="Show the typed contents of an NWB file.")
+    parser = argparse.ArgumentParser(
+        prog="ndviewer info", description="Show the typed contents of an NWB file."
+    )
     parser.add_argument("file")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="rebuild the index instead of using the persisted one")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="rebuild the index instead of using the persisted one",
+    )
     args = parser.parse_args(argv)
     cached = None if args.no_cache else _cached_info(args.file)
     if cached is not None:
@@ -52,13 +56,19 @@ def _info(argv: Sequence[str]) -> int:
                 notices = list(file.catalog.notices)
                 problems = [p for p in file.problems if p not in notices]
                 if not args.no_cache:
-                    cache.save("info", file.identity, INFO_FORMAT,
-                               {"summary": summary, "problems": problems, "notices": notices})
+                    cache.save(
+                        "info",
+                        file.identity,
+                        INFO_FORMAT,
+                        {"summary": summary, "problems": problems, "notices": notices},
+                    )
         except NdviewerError as exc:
             return _fail(exc.message)
     try:
         if args.json:
-            print(json.dumps(summary, default=str))  # indent would switch to the slow pure-Python encoder
+            print(
+                json.dumps(summary, default=str)
+            )  # indent would switch to the slow pure-Python encoder
         else:
             print(format_summary(summary))
         sys.stdout.flush()
@@ -96,8 +106,10 @@ def format_summary(summary: dict) -> str:
         lines.append(f"{'NWB version:':<21}{summary['nwb_version']}")
     else:
         lines.append(f"{'NWB version:':<21}(not an NWB file: shown as plain HDF5)")
-    lines.append(f"{'spec:':<21}{summary['spec_source']}  " + ", ".join(
-        f"{ns['name']} {ns['version']}" for ns in summary["namespaces"]))
+    lines.append(
+        f"{'spec:':<21}{summary['spec_source']}  "
+        + ", ".join(f"{ns['name']} {ns['version']}" for ns in summary["namespaces"])
+    )
     for key, value in summary["session"].items():
         if value is not None:
             lines.append(f"{key + ':':<21}{value}")
@@ -122,21 +134,27 @@ def format_summary(summary: dict) -> str:
             s = series[path]
             rate = f"{s['rate']:g} Hz" if s["rate"] else "timestamps"
             duration = f"{s['duration']:.3f} s" if s["duration"] is not None else "?"
-            detail += (f"  [{s['n_samples']} samples x {s['n_channels']} ch, {rate}, "
-                       f"{duration}, {s['unit'] or 'no unit'}]")
+            detail += (
+                f"  [{s['n_samples']} samples x {s['n_channels']} ch, {rate}, "
+                f"{duration}, {s['unit'] or 'no unit'}]"
+            )
         lines.append(f"{'  ' * depth}{name}  <{obj['neurodata_type']}>{detail}")
     return "\n".join(lines)
 
 
 def _gui(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ndviewer",
-                                     description="Viewer and editor for NWB files.",
-                                     epilog="Subcommands: " + ", ".join(SUBCOMMANDS)
-                                     + " (run 'ndviewer info --help').")
+    parser = argparse.ArgumentParser(
+        prog="ndviewer",
+        description="Viewer and editor for NWB files.",
+        epilog="Subcommands: " + ", ".join(SUBCOMMANDS) + " (run 'ndviewer info --help').",
+    )
     parser.add_argument("files", nargs="*", help="NWB files to open")
     parser.add_argument("--version", action="version", version=f"ndviewer {__version__}")
-    parser.add_argument("--screenshot", metavar="PNG",
-                        help="save a picture of the window once the files are shown, then quit")
+    parser.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        help="save a picture of the window once the files are shown, then quit",
+    )
     args = parser.parse_args(argv)
     from ndviewer.gui.app import run
 

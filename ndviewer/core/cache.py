@@ -35,7 +35,6 @@ class FileIdentity:
         return f"{self.path}|{self.size}|{self.mtime_ns}"
 
 
-
 def cache_dir() -> Path:
     """The user cache folder (``NDVIEWER_CACHE_DIR`` overrides it, e.g. in tests)."""
     override = os.environ.get("NDVIEWER_CACHE_DIR")
@@ -56,8 +55,15 @@ def load(kind: str, identity: FileIdentity, version: str) -> Any | None:
     try:
         with entry_path(kind, identity).open("rb") as handle:
             record = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError,
-            ImportError):
+    except (
+        OSError,
+        pickle.UnpicklingError,
+        EOFError,
+        AttributeError,
+        ValueError,
+        TypeError,
+        ImportError,
+    ):
         return None
     if not isinstance(record, dict) or record.get("version") != version:
         return None

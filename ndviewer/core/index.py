@@ -440,12 +440,29 @@ def load_cached_index(identity: FileIdentity) -> FileIndex | None:
 def save_index(index: FileIndex) -> None:
     if index.identity is None:
         return
-    cache.save("index", index.identity, str(INDEX_FORMAT), {
-        "entries": [(e.path, e.kind, e.neurodata_type, e.namespace, e.shape, e.dtype)
-                    for e in index.entries],
-        "series": {p: (f.data_shape, f.unit, f.rate, f.starting_time, f.timestamps_count,
-                       f.first_timestamp, f.last_timestamp) for p, f in index.series.items()},
-    })
+    cache.save(
+        "index",
+        index.identity,
+        str(INDEX_FORMAT),
+        {
+            "entries": [
+                (e.path, e.kind, e.neurodata_type, e.namespace, e.shape, e.dtype)
+                for e in index.entries
+            ],
+            "series": {
+                p: (
+                    f.data_shape,
+                    f.unit,
+                    f.rate,
+                    f.starting_time,
+                    f.timestamps_count,
+                    f.first_timestamp,
+                    f.last_timestamp,
+                )
+                for p, f in index.series.items()
+            },
+        },
+    )
 
 
 def file_index(
@@ -468,8 +485,9 @@ def file_index(
     if not parallel:
         index = build_index(h5, series_types)
     elif interactive:
-        index = build_index_parallel(h5, series_types, executor=shared_executor(),
-                                     min_objects=INTERACTIVE_THRESHOLD)
+        index = build_index_parallel(
+            h5, series_types, executor=shared_executor(), min_objects=INTERACTIVE_THRESHOLD
+        )
     else:
         index = build_index_parallel(h5, series_types)
     index.identity = identity

@@ -17,8 +17,9 @@ from pathlib import Path
 def _log_file() -> Path:
     import platformdirs
 
-    folder = Path(os.environ.get("NDVIEWER_LOG_DIR")
-                  or platformdirs.user_log_dir("ndviewer", appauthor=False))
+    folder = Path(
+        os.environ.get("NDVIEWER_LOG_DIR") or platformdirs.user_log_dir("ndviewer", appauthor=False)
+    )
     folder.mkdir(parents=True, exist_ok=True)
     return folder / "ndviewer.log"
 
@@ -26,8 +27,11 @@ def _log_file() -> Path:
 def configure_logging() -> Path | None:
     try:
         path = _log_file()
-        logging.basicConfig(filename=path, level=logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            filename=path,
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
         return path
     except OSError:
         logging.basicConfig(level=logging.WARNING)
@@ -77,8 +81,9 @@ def run(files: Sequence[str], screenshot: str | None = None) -> int:
         def shown(path: str) -> None:
             pending.discard(path)
             if not pending:
-                QTimer.singleShot(int(os.environ.get("NDVIEWER_SCREENSHOT_DELAY_MS", "2500")),
-                                  capture)
+                QTimer.singleShot(
+                    int(os.environ.get("NDVIEWER_SCREENSHOT_DELAY_MS", "2500")), capture
+                )
 
         window.tree_shown.connect(shown)
         window.file_failed.connect(lambda path, _message: shown(path))

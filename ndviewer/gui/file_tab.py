@@ -124,8 +124,12 @@ class FileTab(QWidget):
         self.opened_at = time.perf_counter()
         self.index_seconds: float | None = None
         self._build_ui()
-        self.pool.submit(self._key("open"), lambda token: _open_with_catalog(self.path),
-                         self._on_opened, self._on_open_error)
+        self.pool.submit(
+            self._key("open"),
+            lambda token: _open_with_catalog(self.path),
+            self._on_opened,
+            self._on_open_error,
+        )
 
     def _key(self, name: str) -> str:
         return f"tab{id(self)}:{name}"
@@ -135,8 +139,10 @@ class FileTab(QWidget):
         self.banner = QLabel(self)
         self.banner.setWordWrap(True)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.banner.setStyleSheet("QLabel { background: #fdf2d0; color: #7d5a00; "
-                                  "border: 1px solid #f0d98c; padding: 5px; }")
+        self.banner.setStyleSheet(
+            "QLabel { background: #fdf2d0; color: #7d5a00; "
+            "border: 1px solid #f0d98c; padding: 5px; }"
+        )
         self.banner.hide()
 
         self.filter_edit = QLineEdit(self)
@@ -193,8 +199,10 @@ class FileTab(QWidget):
         self.view_as.activated.connect(self._on_view_as)
         self.pin_button = QToolButton(self)
         self.pin_button.setText("Pin")
-        self.pin_button.setToolTip("Keep this view open in a pane below while you browse "
-                                   "(time-based panes share the time cursor)")
+        self.pin_button.setToolTip(
+            "Keep this view open in a pane below while you browse "
+            "(time-based panes share the time cursor)"
+        )
         self.pin_button.clicked.connect(self.pin_current)
         header = QHBoxLayout()
         header.addWidget(self.title_label, 1)
@@ -231,9 +239,13 @@ class FileTab(QWidget):
     def _on_opened(self, file: NwbFile) -> None:
         self.file = file
         self.context = PanelContext(
-            file=file, time_cursor=self.time_cursor, pool=self.pool, open_path=self.show_path,
+            file=file,
+            time_cursor=self.time_cursor,
+            pool=self.pool,
+            open_path=self.show_path,
             open_linked=self.open_linked,
-            settings={"filter_by_type": self.filter_by_type, "write_file": self.write_file})
+            settings={"filter_by_type": self.filter_by_type, "write_file": self.write_file},
+        )
         self.model = FileTreeModel(file, self)
         self.tree.setModel(self.model)
         header = self.tree.header()
@@ -263,8 +275,7 @@ class FileTab(QWidget):
             self.index_seconds = time.perf_counter() - started
             self.context.index = index
             source = "cache" if index.from_cache else f"{self.index_seconds:.2f} s"
-            self.status.emit(f"{file.path.name}: {len(index.entries):,} objects indexed "
-                             f"({source})")
+            self.status.emit(f"{file.path.name}: {len(index.entries):,} objects indexed ({source})")
             if self.panel is not None:
                 self.panel.index_ready(index)
             self._update_banner()
@@ -276,14 +287,21 @@ class FileTab(QWidget):
 
     def _expand_main_groups(self) -> None:
         """Open the groups a scientist looks into first, when they are not huge."""
-        for path in ("/acquisition", "/processing", "/intervals", "/units", "/stimulus/presentation"):
+        for path in (
+            "/acquisition",
+            "/processing",
+            "/intervals",
+            "/units",
+            "/stimulus/presentation",
+        ):
             index = self.model.index_for_path(path)
             if index.isValid() and len(index.internalPointer().child_names()) <= EXPAND_LIMIT:
                 self.tree.expand(index)
 
     def _on_open_error(self, exc: Exception) -> None:
-        message = exc.message if isinstance(exc, NdviewerError) else (
-            f"Cannot open {self.path}: {exc}")
+        message = (
+            exc.message if isinstance(exc, NdviewerError) else (f"Cannot open {self.path}: {exc}")
+        )
         self.placeholder.setText(message)
         self.open_failed.emit(self.path, message)
 
@@ -387,8 +405,11 @@ class FileTab(QWidget):
             self.tree.expand(parent)
             parent = parent.parent()
         self.tree.setCurrentIndex(index)
-        self.tree.selectionModel().select(index, QItemSelectionModel.SelectionFlag.ClearAndSelect
-                                          | QItemSelectionModel.SelectionFlag.Rows)
+        self.tree.selectionModel().select(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
         self.tree.scrollTo(index)
 
     def _on_tree_double_click(self, index: QModelIndex) -> None:
@@ -415,8 +436,10 @@ class FileTab(QWidget):
         entries = match_entries(index, self.file.catalog, text)
         self.results_model.set_entries(entries)
         self.results.resizeColumnToContents(1)
-        self.results_label.setText(f"{len(entries):,} match{'es' if len(entries) != 1 else ''}"
-                                   f" for “{text}” (names, and types through inheritance)")
+        self.results_label.setText(
+            f"{len(entries):,} match{'es' if len(entries) != 1 else ''}"
+            f" for “{text}” (names, and types through inheritance)"
+        )
 
     def _on_result_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
         path = self.results_model.data(current, PATH_ROLE) if current.isValid() else None
@@ -537,7 +560,9 @@ class FileTab(QWidget):
             index = stack.pop()
             if self.tree.isExpanded(index):
                 out.append(self.model.data(index, PATH_ROLE))
-                stack.extend(self.model.index(r, 0, index) for r in range(self.model.rowCount(index)))
+                stack.extend(
+                    self.model.index(r, 0, index) for r in range(self.model.rowCount(index))
+                )
         return out
 
     def unsaved_changes(self) -> int:

@@ -20,7 +20,8 @@ def match_entries(index: FileIndex, catalog: Catalog, text: str) -> list[IndexEn
         return []
     types_in_file = {e.neurodata_type for e in index.entries if e.neurodata_type}
     matching_types = {
-        t for t in types_in_file
+        t
+        for t in types_in_file
         if needle in t.lower() or any(a.lower() == needle for a in catalog.hierarchy(t))
     }
     out = []
@@ -61,7 +62,9 @@ class FilterResultsModel(QAbstractTableModel):
             return None
         entry = self.entries[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return (entry.path, entry.neurodata_type or "", format_shape(entry.shape))[index.column()]
+            return (entry.path, entry.neurodata_type or "", format_shape(entry.shape))[
+                index.column()
+            ]
         if role in (PATH_ROLE, Qt.ItemDataRole.ToolTipRole):
             return entry.path
         return None

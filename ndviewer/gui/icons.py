@@ -40,10 +40,18 @@ def family_icon(family: Family, size: int = 32) -> QIcon:
         painter.drawRect(inner)
         third = inner.width() / 3
         for i in (1, 2):
-            painter.drawLine(int(inner.left() + i * third), int(inner.top()),
-                             int(inner.left() + i * third), int(inner.bottom()))
-            painter.drawLine(int(inner.left()), int(inner.top() + i * third),
-                             int(inner.right()), int(inner.top() + i * third))
+            painter.drawLine(
+                int(inner.left() + i * third),
+                int(inner.top()),
+                int(inner.left() + i * third),
+                int(inner.bottom()),
+            )
+            painter.drawLine(
+                int(inner.left()),
+                int(inner.top() + i * third),
+                int(inner.right()),
+                int(inner.top() + i * third),
+            )
     painter.end()
     return QIcon(pixmap)
 

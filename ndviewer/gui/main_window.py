@@ -65,7 +65,9 @@ class MainWindow(QMainWindow):
         self.welcome = QLabel(
             "<div style='color:#5d6d7e; font-size:13pt'>"
             "<p style='font-size:20pt; color:#3b5b92'><b>ndviewer</b></p>"
-            "<p>Drop an NWB file here, or use <b>File → Open…</b> (Ctrl+O).</p></div>", self)
+            "<p>Drop an NWB file here, or use <b>File → Open…</b> (Ctrl+O).</p></div>",
+            self,
+        )
         self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.welcome)
@@ -95,13 +97,17 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
 
     def _about(self) -> None:
-        QMessageBox.about(self, "About ndviewer",
-                          f"<b>ndviewer {__version__}</b><br>A viewer and editor for "
-                          "Neurodata Without Borders (NWB 2.x) files.")
+        QMessageBox.about(
+            self,
+            "About ndviewer",
+            f"<b>ndviewer {__version__}</b><br>A viewer and editor for "
+            "Neurodata Without Borders (NWB 2.x) files.",
+        )
 
     def _choose_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open NWB files", "",
-                                                "NWB / HDF5 files (*.nwb *.h5 *.hdf5);;All files (*)")
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Open NWB files", "", "NWB / HDF5 files (*.nwb *.h5 *.hdf5);;All files (*)"
+        )
         for path in paths:
             self.open_path(path)
 
@@ -167,8 +173,9 @@ class MainWindow(QMainWindow):
         """A readable message in a box that does not block the other files."""
         self.last_error = message
         self.statusBar().showMessage(message, 15000)
-        box = QMessageBox(QMessageBox.Icon.Warning, "ndviewer", message,
-                          QMessageBox.StandardButton.Ok, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "ndviewer", message, QMessageBox.StandardButton.Ok, self
+        )
         box.setWindowModality(Qt.WindowModality.WindowModal)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._message_box = box
@@ -180,11 +187,13 @@ class MainWindow(QMainWindow):
         if not pending:
             return True
         answer = QMessageBox.question(
-            self, "Unsaved changes",
+            self,
+            "Unsaved changes",
             f"{Path(tab.path).name} has {pending} unsaved change{'s' if pending != 1 else ''}. "
             "Close it and discard them?",
             QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel)
+            QMessageBox.StandardButton.Cancel,
+        )
         return answer == QMessageBox.StandardButton.Discard
 
     def close_tab(self, index: int) -> None:

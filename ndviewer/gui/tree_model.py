@@ -126,8 +126,11 @@ class FileTreeModel(QAbstractItemModel):
         if item is self._invisible:
             return False
         try:
-            return item.node.is_group and item.node.kind not in (SOFT_LINK, BROKEN_LINK) and \
-                item.can_fetch_more
+            return (
+                item.node.is_group
+                and item.node.kind not in (SOFT_LINK, BROKEN_LINK)
+                and item.can_fetch_more
+            )
         except (OSError, KeyError):
             return False
 
@@ -257,8 +260,10 @@ class FileTreeModel(QAbstractItemModel):
             lines.append(f"<i>{html.escape(chain)}</i>")
             doc = self.catalog.doc(node.neurodata_type)
             if not self.catalog.knows(node.neurodata_type):
-                doc = (f"Type {node.neurodata_type} (namespace {node.namespace}) is not "
-                       "described by the file's cached specification.")
+                doc = (
+                    f"Type {node.neurodata_type} (namespace {node.namespace}) is not "
+                    "described by the file's cached specification."
+                )
         if not doc and item.parent is not None:
             member = self.catalog.member(item.parent.node.neurodata_type, node.name)
             doc = member.doc if member else ""

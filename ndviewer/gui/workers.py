@@ -52,8 +52,9 @@ class _Relay(QObject):
 
 
 class _Job(QRunnable):
-    def __init__(self, request_id: int, fn: Callable[[CancelToken], Any], token: CancelToken,
-                 relay: _Relay) -> None:
+    def __init__(
+        self, request_id: int, fn: Callable[[CancelToken], Any], token: CancelToken, relay: _Relay
+    ) -> None:
         super().__init__()
         self.setAutoDelete(True)
         self._request_id = request_id
@@ -99,8 +100,13 @@ class WorkerPool(QObject):
         self._pending: dict[int, tuple[str, CancelToken, Callable, Callable | None]] = {}
         self._closed = False
 
-    def submit(self, key: str, fn: Callable[[CancelToken], Any], on_done: Callable[[Any], None],
-               on_error: Callable[[Exception], None] | None = None) -> int:
+    def submit(
+        self,
+        key: str,
+        fn: Callable[[CancelToken], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> int:
         """Run ``fn(token)`` in the pool; ``on_done(result)`` runs on the GUI thread."""
         if self._closed:
             return -1
@@ -156,8 +162,7 @@ class WorkerPool(QObject):
         if isinstance(exc, NdviewerError):  # the user's input, not our bug: no traceback
             log.info("%s", exc.message)
         else:
-            log.error("background job failed: %s\n%s", exc,
-                      getattr(exc, "__traceback_text__", ""))
+            log.error("background job failed: %s\n%s", exc, getattr(exc, "__traceback_text__", ""))
         if entry[3] is not None:
             entry[3](exc)
 

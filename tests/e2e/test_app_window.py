@@ -24,8 +24,10 @@ def _image_array(path: Path) -> np.ndarray:
     return rows.reshape(height, width, 3).copy()  # the QImage's memory dies with it
 
 
-@pytest.mark.skipif(shutil.which("xvfb-run") is None,
-                    reason="xvfb-run is not installed (make test installs it with apt-get)")
+@pytest.mark.skipif(
+    shutil.which("xvfb-run") is None,
+    reason="xvfb-run is not installed (make test installs it with apt-get)",
+)
 def test_real_window_on_the_demo_file(demo_file, tmp_path):
     shot = tmp_path / "window.png"
     env = dict(os.environ)
@@ -34,9 +36,23 @@ def test_real_window_on_the_demo_file(demo_file, tmp_path):
     env["NDVIEWER_LOG_DIR"] = str(tmp_path / "log")
     env["NDVIEWER_SCREENSHOT_DELAY_MS"] = "1500"
     result = subprocess.run(
-        ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "ndviewer",
-         str(demo_file), "--screenshot", str(shot)],
-        env=env, capture_output=True, text=True, timeout=120)
+        [
+            "xvfb-run",
+            "-a",
+            "-s",
+            "-screen 0 1600x1000x24",
+            sys.executable,
+            "-m",
+            "ndviewer",
+            str(demo_file),
+            "--screenshot",
+            str(shot),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     pixels = _image_array(shot)

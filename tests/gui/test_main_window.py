@@ -45,7 +45,10 @@ def test_tree_shows_types_shapes_and_overview(qtbot, window, ecephys_file):
     raw = model.index_for_path("/acquisition/raw")
     assert model.data(raw.siblingAtColumn(TYPE)) == "ElectricalSeries"
     data = model.index_for_path("/acquisition/raw/data")
-    assert model.data(data.siblingAtColumn(SHAPE)) == f"({ff.ECEPHYS_SAMPLES:,}, {ff.ECEPHYS_CHANNELS})"
+    assert (
+        model.data(data.siblingAtColumn(SHAPE))
+        == f"({ff.ECEPHYS_SAMPLES:,}, {ff.ECEPHYS_CHANNELS})"
+    )
     # the root shows the overview with counts from the background index
     assert type(tab.panel).__name__ == "OverviewPanel"
     html = tab.panel.html()
@@ -95,8 +98,9 @@ def test_soft_link_shows_target_and_jumps(qtbot, window, ecephys_file):
     assert tab.panel.node.path == "/processing/ecephys/LFP/lfp/timestamps"
 
 
-def test_bad_file_gets_a_message_and_other_files_keep_working(qtbot, window, ecephys_file,
-                                                              tmp_path):
+def test_bad_file_gets_a_message_and_other_files_keep_working(
+    qtbot, window, ecephys_file, tmp_path
+):
     tab = open_and_wait(qtbot, window, ecephys_file, index=False)
     bogus = tmp_path / "notes.nwb"
     bogus.write_text("this is not HDF5")
@@ -124,8 +128,13 @@ def test_several_files_and_no_duplicates(qtbot, window, ecephys_file, ophys_file
 def test_drop_opens_file(qtbot, window, behavior_file):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(behavior_file))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
-                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     with qtbot.waitSignal(window.tree_shown, timeout=20000):
         window.dropEvent(event)
     assert window.current_tab().path == str(Path(behavior_file).resolve())
@@ -160,8 +169,10 @@ def test_saving_metadata_in_the_window_reloads_tree_and_index(qtbot, window, tmp
     qtbot.waitUntil(lambda: tab.model.index_for_path("/general/subject").isValid(), timeout=5000)
     subject = tab.model.index_for_path("/general/subject")
     assert tab.model.data(subject.siblingAtColumn(TYPE)) == "Subject"
-    qtbot.waitUntil(lambda: tab.context.index is not None
-                    and "/general/subject" in tab.context.index.by_path, timeout=30000)
+    qtbot.waitUntil(
+        lambda: tab.context.index is not None and "/general/subject" in tab.context.index.by_path,
+        timeout=30000,
+    )
     assert tab.panel is panel  # the form that saved stays
     window.close_tab(window.tabs.indexOf(tab))
     with pynwb_read(path) as nwbfile:
