@@ -11,13 +11,13 @@ import html
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QUrl
-from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from ndviewer.core.catalog import Catalog
 from ndviewer.core.nodes import BROKEN_LINK, Node
 from ndviewer.gui.html_style import PAGE_CSS
-from ndviewer.gui.panels.base import Panel, PanelContext
+from ndviewer.gui.panels.base import PanelContext
+from ndviewer.gui.panels.html_panel import HtmlPanel
 from ndviewer.gui.tree_model import format_shape
 
 PREVIEW_ELEMENTS = 2000
@@ -134,19 +134,13 @@ def preview_html(value: Any) -> str:
     return f"<pre>{_format_value(value, limit=20000)}</pre>"
 
 
-class DetailsPanel(Panel):
+class DetailsPanel(HtmlPanel):
     """Type, ancestry, doc, layout, attributes and a preview of small datasets."""
 
     title = "Details"
 
     def __init__(self, context: PanelContext, node: Node, parent: QWidget | None = None) -> None:
         super().__init__(context, node, parent)
-        self.browser = QTextBrowser(self)
-        self.browser.setOpenLinks(False)
-        self.browser.anchorClicked.connect(self._on_link)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.browser)
         self._render("")
         if node.kind != BROKEN_LINK and node.is_dataset:
             size = int(np.prod(node.shape)) if node.shape else 1
@@ -173,13 +167,3 @@ class DetailsPanel(Panel):
 
     def _on_preview_error(self, exc: Exception) -> None:
         self._render(f"<p class='err'>Cannot read the values: {html.escape(str(exc))}</p>")
-
-    def _on_link(self, url: QUrl) -> None:
-        text = url.toString()
-        if text.startswith("node:"):
-            self.context.open_path(text[5:])
-        elif text.startswith("type:"):
-            self.context.settings.get("filter_by_type", lambda t: None)(text[5:])
-
-    def html(self) -> str:
-        return self.browser.toHtml()

@@ -10,14 +10,14 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import QUrl
-from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from ndviewer.core.files import NwbFile
 from ndviewer.core.nodes import Node
 from ndviewer.core.nwb.summary import general_info, session_info, subject_info
 from ndviewer.gui.html_style import PAGE_CSS
-from ndviewer.gui.panels.base import Panel, PanelContext
+from ndviewer.gui.panels.base import PanelContext
+from ndviewer.gui.panels.html_panel import HtmlPanel
 
 _SPEC_SOURCE_TEXT = {
     "file": "from the file's own cached specification",
@@ -122,19 +122,13 @@ def read_overview_facts(file: NwbFile) -> dict[str, Any]:
     }
 
 
-class OverviewPanel(Panel):
+class OverviewPanel(HtmlPanel):
     """The NWBFile root: session, subject, format and contents at a glance."""
 
     title = "Overview"
 
     def __init__(self, context: PanelContext, node: Node, parent: QWidget | None = None) -> None:
         super().__init__(context, node, parent)
-        self.browser = QTextBrowser(self)
-        self.browser.setOpenLinks(False)
-        self.browser.anchorClicked.connect(self._on_link)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.browser)
         self._facts: dict[str, Any] = {}
         self._render()
         file = context.file
@@ -155,13 +149,3 @@ class OverviewPanel(Panel):
 
     def index_ready(self, index: Any) -> None:
         self._render()
-
-    def _on_link(self, url: QUrl) -> None:
-        text = url.toString()
-        if text.startswith("type:"):
-            self.context.settings.get("filter_by_type", lambda t: None)(text[5:])
-        elif text.startswith("node:"):
-            self.context.open_path(text[5:])
-
-    def html(self) -> str:
-        return self.browser.toHtml()
