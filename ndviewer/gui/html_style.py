@@ -8,6 +8,7 @@ h3 { font-size: 11pt; margin: 14px 0 4px 0; color: #3b5b92; border-bottom: 1px s
 .doc { color: #2c3e50; margin: 4px 0 8px 0; }
 .chain a { text-decoration: none; color: #2874a6; }
 .warn { background: #fdf2d0; color: #7d5a00; padding: 4px; border: 1px solid #f0d98c; }
+.missing { color: #c0392b; font-weight: bold; }
 .err { background: #fadbd8; color: #922b21; padding: 4px; }
 table.kv { border-collapse: collapse; margin-top: 2px; }
 table.kv td { padding: 2px 10px 2px 0; vertical-align: top; }

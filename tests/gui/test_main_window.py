@@ -197,3 +197,12 @@ def test_linked_panes_sit_beside_the_main_view(qtbot, window, ophys_file):
     assert len(tab.pinned) == 1
     tab.show_path("/acquisition/two_photon/data")  # browsing keeps the pinned image
     assert len(tab.pinned) == 1
+
+
+def test_overview_flags_what_dandi_requires(qtbot, window, demo_file):
+    tab = open_and_wait(qtbot, window, demo_file)
+    qtbot.waitUntil(lambda: "mouse-042" in tab.panel.html(), timeout=10000)
+    html = tab.panel.html()
+    # the demo subject has no age and no date of birth on purpose
+    assert html.count("missing — DANDI requires") == 1
+    assert "requires age or date_of_birth" in html

@@ -34,6 +34,22 @@ def _value(value: Any) -> str:
     return html.escape(str(value))
 
 
+# What DANDI requires of a subject before upload (age may be replaced by date_of_birth).
+_DANDI_SUBJECT = ("subject_id", "species", "sex")
+
+
+def _subject_value(key: str, value: Any, subject: dict[str, Any]) -> str:
+    """The value, or a red note where DANDI will refuse the file without it."""
+    if value not in (None, "", []):
+        return _value(value)
+    hint = "(edit it under View as › Metadata)"
+    if key in _DANDI_SUBJECT:
+        return f"<span class='missing'>missing — DANDI requires it {hint}</span>"
+    if key == "age" and not subject.get("date_of_birth"):
+        return f"<span class='missing'>missing — DANDI requires age or date_of_birth {hint}</span>"
+    return _value(value)
+
+
 def overview_html(file: NwbFile, facts: dict[str, Any], counts: dict[str, int] | None) -> str:
     """The overview page (pure function of what was read, testable without a window)."""
     session = facts.get("session") or {}
@@ -80,7 +96,7 @@ def overview_html(file: NwbFile, facts: dict[str, Any], counts: dict[str, int] |
         parts.append(
             "<table class='kv'>"
             + "".join(
-                f"<tr><td class='k'>{k}</td><td>{_value(v)}</td></tr>"
+                f"<tr><td class='k'>{k}</td><td>{_subject_value(k, v, subject)}</td></tr>"
                 for k, v in subject.items()
                 if k != "description" or v
             )
