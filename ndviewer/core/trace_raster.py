@@ -1,0 +1,177 @@
+"""Rasterise stacked traces and spike trains into one small image, in numpy.
+
+Drawing 384 channels as curves costs Qt's painter tens of milliseconds whatever pyqtgraph
+does (PERF-BASELINES.md). Here every channel's per-column (min, max) span becomes a vertical
+run of pixels in one ``uint8`` image whose value is the channel's colour index; the GUI shows
+the image with a colour table. Cost grows with columns × channels (about a million spans),
+not with samples, and runs off the GUI thread.
+
+Geometry: channel ``k`` is drawn around ``centers[k]`` (data y), at ``y = centers[k] +
+(value - baselines[k]) * gains[k]``; the image spans ``[y_bottom, y_top]`` in ``height`` rows,
+row 0 at ``y_top``. Adjacent columns are joined (a column reaches to its left neighbour's
+nearest end), so steep edges stay connected lines instead of scattered dots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["LaneLayout", "rasterize_envelope", "rasterize_trains", "samples_to_columns"]
+
+
+@dataclass(frozen=True)
+class LaneLayout:
+    """Where each channel's trace goes in the image.
+
+    Attributes
+    ----------
+    centers : numpy.ndarray
+        Data-y of each channel's lane centre.
+    baselines : numpy.ndarray
+        Physical value drawn at the lane centre (e.g. the channel's median).
+    gains : numpy.ndarray
+        Data-y per physical unit, per channel.
+    y_top, y_bottom : float
+        Data-y of the top edge of row 0 and of the bottom edge of the last row.
+    height : int
+        Image rows.
+    """
+
+    centers: np.ndarray
+    baselines: np.ndarray
+    gains: np.ndarray
+    y_top: float
+    y_bottom: float
+    height: int
+
+    def rows(self, values: np.ndarray) -> np.ndarray:
+        """Fractional image row of ``values`` ``(columns, channels)`` (row 0 at the top)."""
+        y = self.centers + (values - self.baselines) * self.gains
+        return (self.y_top - y) * (self.height / (self.y_top - self.y_bottom))
+
+
+def samples_to_columns(
+    times: np.ndarray,
+    values: np.ndarray,
+    col_t0: float,
+    col_dt: float,
+    n_columns: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column min/max of the polyline through ``(times, values)`` (zoomed-in views).
+
+    Each column's span covers the line's values at both column edges (linear interpolation
+    between neighbouring samples) and every sample inside the column, so the raster of a few
+    samples is the straight-line plot. Columns outside the samples' time range are NaN.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    nch = values.shape[1]
+    lo = np.full((n_columns, nch), np.nan, dtype=np.float64)
+    hi = np.full((n_columns, nch), np.nan, dtype=np.float64)
+    n = times.shape[0]
+    if n == 0 or n_columns == 0:
+        return lo.astype(np.float32), hi.astype(np.float32)
+    edges = col_t0 + col_dt * np.arange(n_columns + 1)
+    if n >= 2:
+        right = np.clip(np.searchsorted(times, edges, side="right"), 1, n - 1)
+        left = right - 1
+        span = times[right] - times[left]
+        frac = np.where(span > 0, (edges - times[left]) / np.where(span > 0, span, 1.0), 0.0)
+        at_edges = values[left] + (values[right] - values[left]) * frac[:, None]
+        outside = (edges < times[0]) | (edges > times[-1])
+        at_edges[outside] = np.nan
+        np.fmin(at_edges[:-1], at_edges[1:], out=lo)
+        np.fmax(at_edges[:-1], at_edges[1:], out=hi)
+    col = np.floor((times - col_t0) / col_dt).astype(np.int64)
+    inside = (col >= 0) & (col < n_columns)
+    np.fmin.at(lo, col[inside], values[inside])
+    np.fmax.at(hi, col[inside], values[inside])
+    return lo.astype(np.float32), hi.astype(np.float32)
+
+
+def rasterize_envelope(
+    lo: np.ndarray,
+    hi: np.ndarray,
+    layout: LaneLayout,
+    colors: np.ndarray,
+) -> np.ndarray:
+    """Paint ``(columns, channels)`` min/max spans into a ``(height, columns)`` uint8 image.
+
+    Parameters
+    ----------
+    lo, hi
+        Per-column minima and maxima, physical units (NaN = nothing to draw).
+    layout
+        Lane geometry.
+    colors
+        ``uint8`` colour index per channel (0 is the background). Where the spans of two
+        channels overlap, either colour may show.
+    """
+    n_cols, nch = lo.shape
+    height = int(layout.height)
+    flat = np.zeros(n_cols * height, dtype=np.uint8)
+    if n_cols == 0 or nch == 0 or height <= 0:
+        return flat.reshape(height, n_cols)
+    r_a = layout.rows(hi.astype(np.float32))
+    r_b = layout.rows(lo.astype(np.float32))
+    top = np.fmin(r_a, r_b)
+    bottom = np.fmax(r_a, r_b)
+    # join each column to its left neighbour's nearest end (no-op where they overlap)
+    gaps = np.isnan(top)
+    prev_top, prev_bottom = top[:-1].copy(), bottom[:-1].copy()
+    np.fmin(top[1:], prev_bottom, out=top[1:])
+    np.fmax(bottom[1:], prev_top, out=bottom[1:])
+    top[gaps] = np.nan  # a gap stays a gap (fmin would have filled it from the neighbour)
+    # NaN rows compare False everywhere: those spans are dropped with the off-image ones
+    visible = (bottom >= 0) & (top < height)
+    top = np.clip(top[visible], 0, height - 1).astype(np.int32)
+    length = np.clip(bottom[visible], 0, height - 1).astype(np.int32) - top
+    col_index = np.broadcast_to(np.arange(n_cols, dtype=np.int32)[:, None], lo.shape)[visible]
+    color = np.broadcast_to(np.asarray(colors, dtype=np.uint8), lo.shape)[visible]
+    # fill column-major (each column's spans are neighbours in memory), then transpose
+    idx = col_index * np.int32(height) + top
+    flat[idx] = color
+    # most spans are 1-3 rows: two full passes that re-write a short span's last row are
+    # cheaper than shrinking the index arrays; the long tail then shrinks pass by pass
+    for d in (1, 2):
+        flat[idx + np.minimum(length, d)] = color
+    d = 3
+    longer = length >= d
+    idx, length, color = idx[longer], length[longer], color[longer]
+    while idx.size:
+        flat[idx + d] = color
+        d += 1
+        longer = length >= d
+        if not longer.all():
+            idx, length, color = idx[longer], length[longer], color[longer]
+    return np.ascontiguousarray(flat.reshape(n_cols, height).T)
+
+
+def rasterize_trains(
+    trains: list[np.ndarray],
+    t0: float,
+    dt: float,
+    n_columns: int,
+    height: int,
+    colors: np.ndarray,
+) -> np.ndarray:
+    """Spike raster: row band ``k`` of the image gets a tick in each column holding a spike
+    of ``trains[k]``; returns ``(height, n_columns)`` uint8 colour indices."""
+    image = np.zeros((height, n_columns), dtype=np.uint8)
+    n = len(trains)
+    if n == 0 or height == 0 or n_columns == 0:
+        return image
+    bounds = np.floor(np.arange(n + 1) * (height / n)).astype(int)
+    for k, train in enumerate(trains):
+        r0, r1 = bounds[k], bounds[k + 1]
+        if r1 - r0 >= 3:
+            r1 -= 1  # keep a one-pixel gap between rows
+        if r1 <= r0 or train.size == 0:
+            continue
+        col = np.floor((np.asarray(train) - t0) / dt).astype(np.int64)
+        col = col[(col >= 0) & (col < n_columns)]
+        image[r0:r1, col] = colors[k]
+    return image

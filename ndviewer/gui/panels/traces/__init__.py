@@ -1,0 +1,1 @@
+"""Helpers of the trace panel: frame rendering (worker side), graphics items, controls."""

@@ -1,0 +1,171 @@
+"""What a worker thread computes for one picture of the trace panel (no Qt here).
+
+A :class:`FrameRequest` is everything that decides the pixels: window, channels, pixel size
+and lane geometry. :func:`render_frame` reads through :class:`~ndviewer.core.lod.TraceLod`,
+rasterises with :mod:`ndviewer.core.trace_raster` and returns a :class:`Frame` the GUI only
+has to wrap in a QImage. Requests are hashable, so finished frames can be cached and the
+neighbouring pages rendered ahead of time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ndviewer.core.lod import TraceLod
+from ndviewer.core.nwb.events import SpikeTrainSource
+from ndviewer.core.trace_raster import (
+    LaneLayout,
+    rasterize_envelope,
+    rasterize_trains,
+    samples_to_columns,
+)
+
+__all__ = ["Frame", "FrameCache", "FrameRequest", "render_frame", "render_raster"]
+
+
+@dataclass(frozen=True)
+class FrameRequest:
+    """The inputs of one trace picture.
+
+    Attributes
+    ----------
+    t0, t1 : float
+        Visible window (session seconds).
+    channels : tuple of int
+        Channels of the page, top to bottom.
+    width, height : int
+        Plot area in device pixels (``width`` bounds the number of columns).
+    baselines, gains : tuple of float
+        Per channel: physical value at the lane centre and data-y per physical unit.
+    colors : tuple of int
+        Per channel colour index (1-based; 0 is the background).
+    """
+
+    t0: float
+    t1: float
+    channels: tuple[int, ...]
+    width: int
+    height: int
+    baselines: tuple[float, ...]
+    gains: tuple[float, ...]
+    colors: tuple[int, ...]
+
+    @property
+    def y_top(self) -> float:
+        return 0.5
+
+    @property
+    def y_bottom(self) -> float:
+        return 0.5 - len(self.channels)
+
+    def shifted(self, dt: float) -> FrameRequest:
+        """The same request for the window moved by ``dt`` seconds."""
+        return FrameRequest(
+            self.t0 + dt,
+            self.t1 + dt,
+            self.channels,
+            self.width,
+            self.height,
+            self.baselines,
+            self.gains,
+            self.colors,
+        )
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A rendered picture: ``image`` covers ``[x0, x1] × [y_bottom, y_top]`` in data units."""
+
+    request: FrameRequest
+    image: np.ndarray
+    x0: float
+    x1: float
+    source: str
+    spc: int
+    seconds: float
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.image.nbytes)
+
+
+def render_frame(
+    lod: TraceLod, request: FrameRequest, cancelled: Callable[[], bool] | None = None
+) -> Frame:
+    """Read, decimate and rasterise one frame (runs on a worker thread)."""
+    started = time.perf_counter()
+    channels = np.asarray(request.channels, dtype=np.int64)
+    width = max(1, int(request.width))
+    window = lod.fetch(request.t0, request.t1, channels, width, cancelled)
+    if window.kind == "envelope":
+        lo, hi = window.lo, window.hi
+        x0 = window.col_t0
+        x1 = window.col_t0 + window.col_dt * lo.shape[0]
+    else:
+        dt = (request.t1 - request.t0) / width
+        lo, hi = samples_to_columns(window.times, window.values, request.t0, dt, width)
+        x0, x1 = request.t0, request.t1
+    n = channels.size
+    layout = LaneLayout(
+        centers=-np.arange(n, dtype=np.float32),
+        baselines=np.asarray(request.baselines, dtype=np.float32),
+        gains=np.asarray(request.gains, dtype=np.float32),
+        y_top=request.y_top,
+        y_bottom=request.y_bottom,
+        height=max(1, int(request.height)),
+    )
+    image = rasterize_envelope(lo, hi, layout, np.asarray(request.colors, dtype=np.uint8))
+    return Frame(request, image, x0, x1, window.source, window.spc, time.perf_counter() - started)
+
+
+def render_raster(
+    units: SpikeTrainSource,
+    rows: list[int],
+    t0: float,
+    t1: float,
+    width: int,
+    height: int,
+) -> tuple[np.ndarray, int]:
+    """Spike raster image of units ``rows`` over ``[t0, t1)`` and the number of spikes."""
+    width = max(1, int(width))
+    trains = units.query(t0, t1, rows)
+    colors = (np.arange(len(rows)) % 8 + 1).astype(np.uint8)
+    image = rasterize_trains(trains, t0, (t1 - t0) / width, width, max(1, int(height)), colors)
+    return image, int(sum(t.size for t in trains))
+
+
+class FrameCache:
+    """A small LRU of rendered frames, keyed by request (GUI thread only)."""
+
+    def __init__(self, max_bytes: int = 16 << 20) -> None:
+        self.max_bytes = max_bytes
+        self._frames: OrderedDict[FrameRequest, Frame] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, request: FrameRequest) -> Frame | None:
+        frame = self._frames.get(request)
+        if frame is not None:
+            self._frames.move_to_end(request)
+        return frame
+
+    def put(self, frame: Frame) -> None:
+        old = self._frames.pop(frame.request, None)
+        if old is not None:
+            self._bytes -= old.nbytes
+        self._frames[frame.request] = frame
+        self._bytes += frame.nbytes
+        while self._bytes > self.max_bytes and len(self._frames) > 1:
+            _, dropped = self._frames.popitem(last=False)
+            self._bytes -= dropped.nbytes
+
+    def __contains__(self, request: FrameRequest) -> bool:
+        return request in self._frames
+
+    def clear(self) -> None:
+        self._frames.clear()
+        self._bytes = 0
