@@ -61,7 +61,13 @@ def test_real_window_on_the_demo_file(demo_file, tmp_path):
     # a drawn window has many distinct colours (text, icons, selection), not a flat fill
     colours = np.unique(pixels.reshape(-1, 3), axis=0)
     assert len(colours) > 50
-    # the selected root row is highlighted in the tree (Fusion's blue selection)
-    left = pixels[:, : width // 3].astype(int)
-    blue = (left[..., 2] > 150) & (left[..., 0] < 120)
-    assert blue.sum() > 2000
+    # text was drawn in the tree (left) and in the overview page (right): dark glyph pixels.
+    # (Not the selection colour: without a window manager the window may stay inactive.)
+    luminance = pixels.astype(int).sum(axis=2) / 3
+    tree = luminance[80:, 10 : width // 3]
+    page = luminance[80:, width // 3 + 20 :]
+    assert (tree < 100).sum() > 3000
+    assert (page < 100).sum() > 3000
+    # the family icons of typed rows are coloured (e.g. ElectricalSeries red, Units red)
+    reds = (pixels[80:, : width // 3, 0] > 150) & (pixels[80:, : width // 3, 1] < 90)
+    assert reds.sum() > 50

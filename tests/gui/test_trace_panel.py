@@ -234,6 +234,21 @@ def test_select_channels_by_group_and_location(qtbot, context) -> None:
     assert labels[0] == "All channels (8)" and "group: shank0 (4)" in labels
 
 
+def test_options_show_only_the_asked_channels(qtbot, context) -> None:
+    """An ROI click opens its trace with {"channels": [column]}, before or after loading."""
+    early = TracePanel(context, context.file.node(RAW))
+    qtbot.addWidget(early)
+    early.apply_options({"channels": [5]})  # the source is still loading
+    early.resize(1200, 800)
+    early.show()
+    qtbot.waitUntil(lambda: early.page_channels == [5], timeout=10_000)
+    wait_frame(qtbot, early)
+    assert early.shown_frame.request.channels == (5,)
+    early.apply_options({"channels": [2, 3, 99]})  # already loaded; 99 does not exist
+    assert early.page_channels == [2, 3]
+    early.shutdown()
+
+
 def test_overlays_bands_raster_and_markers(qtbot, context) -> None:
     panel = make_panel(qtbot, context)
     qtbot.waitUntil(lambda: panel._units is not None, timeout=5000)

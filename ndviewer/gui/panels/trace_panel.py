@@ -172,6 +172,7 @@ class TracePanel(Panel):
         self.cursor: TimeCursor = context.time_cursor
         self._window = (0.0, 1.0)
         self._selection = np.zeros(0, dtype=np.int64)
+        self._wanted_channels: list[int] | None = None
         self._page_start = 0
         self._page_size = 64
         self._gain = 1.0
@@ -370,6 +371,25 @@ class TracePanel(Panel):
             chosen = [c.index for c in channels]
         if not chosen:
             raise NdviewerError(f"No channel of {self.source.path} has {kind} {value!r}.")
+        self._selection = np.asarray(chosen, dtype=np.int64)
+        self._page_start = 0
+        self._after_layout_change()
+
+    def apply_options(self, options: dict) -> None:
+        """``{"channels": [i, ...]}`` shows just those channels (e.g. a clicked ROI's column)."""
+        channels = options.get("channels")
+        if channels:
+            self._wanted_channels = [int(c) for c in channels]
+            if self.source is not None:
+                self.show_channels(self._wanted_channels)
+
+    def show_channels(self, indices: list[int]) -> None:
+        """Show only the channels at these indices (out-of-range ones are ignored)."""
+        if self.source is None:
+            return
+        chosen = [i for i in indices if 0 <= i < self.source.n_channels]
+        if not chosen:
+            return
         self._selection = np.asarray(chosen, dtype=np.int64)
         self._page_start = 0
         self._after_layout_change()
@@ -700,6 +720,8 @@ class TracePanel(Panel):
         self._load_overlays()
         if self.lod.pyramid is not None or not self._pyramid_key:
             self._request_overview()
+        if self._wanted_channels:
+            self.show_channels(self._wanted_channels)
 
     def _on_open_error(self, exc: Exception) -> None:
         message = (
