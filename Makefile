@@ -43,7 +43,8 @@ run: sysdeps $(STAMP) $(DEMO)
 	$(BIN)/ndviewer $(DEMO)
 
 test: sysdeps $(STAMP)
-	$(BIN)/ruff check ndviewer tests
+	$(BIN)/ruff check ndviewer tests resources
+	$(BIN)/ruff format --check ndviewer tests resources
 	$(BIN)/lint-imports
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
 
@@ -51,8 +52,8 @@ bench: sysdeps $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python tests/benchmarks/run_all.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check ndviewer tests
-	$(BIN)/ruff format --check ndviewer tests
+	$(BIN)/ruff check ndviewer tests resources
+	$(BIN)/ruff format --check ndviewer tests resources
 	$(BIN)/lint-imports
 
 bundle: $(STAMP)
