@@ -49,7 +49,7 @@ test: sysdeps $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: sysdeps $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python tests/benchmarks/run_all.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python tests/benchmarks/run_all.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check ndviewer tests resources
