@@ -28,7 +28,12 @@ sysdeps:
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "installing system packages: $$missing"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+			apt-get update -qq; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || \
+			for p in $$missing; do \
+				DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p >/dev/null \
+					|| echo "warning: could not install $$p"; \
+			done; \
 		else \
 			echo "warning: missing system packages (install them with apt-get): $$missing"; \
 		fi; \
