@@ -389,8 +389,9 @@ class FileTab(QWidget):
             self.user_panel_pick = reference
             self._install_panel(self.panel.node, reference)
 
-    def show_path(self, path: str) -> None:
-        """Select ``path`` in the tree (expanding its parents) and show its panel."""
+    def show_path(self, path: str, options: dict | None = None) -> None:
+        """Select ``path`` in the tree (expanding its parents) and show its panel, passing
+        ``options`` (e.g. {"row": 3}) to that panel."""
         if self.model is None:
             return
         if self.filter_edit.text():
@@ -411,6 +412,8 @@ class FileTab(QWidget):
             | QItemSelectionModel.SelectionFlag.Rows,
         )
         self.tree.scrollTo(index)
+        if options and self.panel is not None and self.panel.node.path == path:
+            self.panel.apply_options(options)
 
     def _on_tree_double_click(self, index: QModelIndex) -> None:
         node = self.model.node(index) if self.model is not None else None

@@ -52,7 +52,14 @@ def context(qtbot, tables_path):
     file = open_nwb(tables_path)
     pool = WorkerPool()
     opened: list[str] = []
-    ctx = PanelContext(file=file, time_cursor=TimeCursor(), pool=pool, open_path=opened.append)
+    options: list[dict | None] = []
+
+    def open_path(path, panel_options=None):
+        opened.append(path)
+        options.append(panel_options)
+
+    ctx = PanelContext(file=file, time_cursor=TimeCursor(), pool=pool, open_path=open_path)
+    ctx.options = options  # type: ignore[attr-defined]
     ctx.opened = opened  # type: ignore[attr-defined]
     yield ctx
     pool.shutdown()
@@ -172,7 +179,9 @@ def test_region_cell_jumps_to_target_row(qtbot, context):
     index = units.model.index(2, units.model.columns.index("electrodes"))
     units._cell_double_clicked(index)
     assert context.opened == [ELECTRODES]
-    assert electrodes.view.currentIndex().row() == 3  # unit 2's electrode is row 3
+    assert context.options == [{"row": 3}]  # unit 2's electrode is row 3
+    electrodes.apply_options(context.options[0])  # what the window does with them
+    qtbot.waitUntil(lambda: electrodes.view.currentIndex().row() == 3, timeout=5000)
     assert electrodes.view.selectionModel().isRowSelected(3)
 
 
@@ -181,9 +190,10 @@ def test_jump_to_a_panel_built_later_selects_the_row(qtbot, context):
     wait_loaded(qtbot, units)
     built: list[TablePanel] = []
 
-    def open_path(path):
+    def open_path(path, options=None):
         context.opened.append(path)
         built.append(make_panel(qtbot, context, path))
+        built[-1].apply_options(options)
 
     context.open_path = open_path
     units._cell_double_clicked(units.model.index(1, units.model.columns.index("electrodes")))

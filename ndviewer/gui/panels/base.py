@@ -27,7 +27,8 @@ class PanelContext:
     file: NwbFile
     time_cursor: TimeCursor
     pool: WorkerPool
-    open_path: Callable[[str], None] = lambda path: None
+    # select another object in the tree and show it; options go to its panel's apply_options
+    open_path: Callable[..., None] = lambda path, options=None: None
     # show another object in a pane of its own beside this one (e.g. an ROI's trace next to
     # the image), with panel options such as {"channels": [3]}
     open_linked: Callable[[str, dict], None] = lambda path, options: None

@@ -16,7 +16,6 @@ copied(str)
 from __future__ import annotations
 
 import html
-import weakref
 from typing import Any
 
 import numpy as np
@@ -37,7 +36,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from shiboken6 import isValid
 
 from ndviewer.core.catalog import Catalog
 from ndviewer.core.errors import NdviewerError
@@ -62,32 +60,12 @@ _FILTER_HELP = (
     "Filters on several columns combine; press Enter or pause typing to apply."
 )
 
-# Table panels alive now, so that a jump can select a row in the panel that shows the target.
-_live_panels: weakref.WeakSet[TablePanel] = weakref.WeakSet()
-# Rows to select once the panel for (file, table path) is built.
-_pending_rows: dict[tuple[str, str], int] = {}
-
-
-def _file_key(panel: Panel) -> str:
-    return str(panel.context.file.path)
-
 
 def jump_to(context: PanelContext, target: JumpTarget) -> None:
-    """Show ``target``: ask the window for its object, then select its row if it has one.
-
-    ``open_path`` only knows paths, so the row travels through ``_pending_rows``: a table
-    panel built for the target takes it on construction, one that already exists is told here.
-    """
-    key = (str(context.file.path), target.path)
-    if target.row is not None:
-        _pending_rows[key] = target.row
-    context.open_path(target.path)
-    if target.row is None:
-        return
-    for panel in list(_live_panels):
-        if isValid(panel) and (_file_key(panel), panel.table.path) == key:
-            panel.select_table_row(target.row)
-            _pending_rows.pop(key, None)
+    """Show ``target``: its object, at its row when it has one (the host passes the row on
+    to the table panel it shows, through ``apply_options``)."""
+    options = {"row": target.row} if target.row is not None else None
+    context.open_path(target.path, options)
 
 
 class TablePanel(Panel):
@@ -107,10 +85,12 @@ class TablePanel(Panel):
         self._preview_target: tuple[int, int] | None = None
         self._preview_targets: list[JumpTarget] = []
         self._build()
-        _live_panels.add(self)
-        pending = _pending_rows.pop((_file_key(self), self.table.path), None)
-        if pending is not None:
-            QTimer.singleShot(0, lambda: self.select_table_row(pending))
+
+    def apply_options(self, options: dict) -> None:
+        """``{"row": n}`` selects and shows row ``n`` (e.g. the target of a region cell)."""
+        row = options.get("row")
+        if row is not None:
+            QTimer.singleShot(0, lambda: self.select_table_row(int(row)))
 
     @classmethod
     def priority(cls, node: Node, catalog: Catalog) -> int:
@@ -460,5 +440,4 @@ class TablePanel(Panel):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def shutdown(self) -> None:
-        _live_panels.discard(self)
         super().shutdown()
