@@ -151,6 +151,9 @@ def _gui(argv: Sequence[str]) -> int:
     parser.add_argument("files", nargs="*", help="NWB files to open")
     parser.add_argument("--version", action="version", version=f"ndviewer {__version__}")
     parser.add_argument(
+        "--select", metavar="PATH", help="show this object of the (first) file, e.g. /units"
+    )
+    parser.add_argument(
         "--screenshot",
         metavar="PNG",
         help="save a picture of the window once the files are shown, then quit",
@@ -158,7 +161,7 @@ def _gui(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     from ndviewer.gui.app import run
 
-    return run(args.files, screenshot=args.screenshot)
+    return run(args.files, screenshot=args.screenshot, select=args.select)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,7 +47,7 @@ def make_settings():
     return QSettings("ndviewer", "ndviewer")
 
 
-def run(files: Sequence[str], screenshot: str | None = None) -> int:
+def run(files: Sequence[str], screenshot: str | None = None, select: str | None = None) -> int:
     """Show the main window with ``files`` open; returns the exit status."""
     os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
     log_path = configure_logging()
@@ -71,6 +71,17 @@ def run(files: Sequence[str], screenshot: str | None = None) -> int:
     window.show()
     for path in files:
         window.open_path(path)
+    if select and files:
+        first = str(Path(files[0]).expanduser().resolve())
+
+        def select_once(path: str) -> None:
+            if path == first:
+                window.tree_shown.disconnect(select_once)
+                tab = window.current_tab()
+                if tab is not None:
+                    tab.show_path(select)
+
+        window.tree_shown.connect(select_once)
     if screenshot:
         pending = {str(Path(p).expanduser().resolve()) for p in files}
 

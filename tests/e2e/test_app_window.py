@@ -71,3 +71,42 @@ def test_real_window_on_the_demo_file(demo_file, tmp_path):
     # the family icons of typed rows are coloured (e.g. ElectricalSeries red, Units red)
     reds = (pixels[80:, : width // 3, 0] > 150) & (pixels[80:, : width // 3, 1] < 90)
     assert reds.sum() > 50
+
+
+@pytest.mark.skipif(
+    shutil.which("xvfb-run") is None,
+    reason="xvfb-run is not installed (make test installs it with apt-get)",
+)
+def test_select_opens_the_imaging_view_with_roi_outlines(demo_file, tmp_path):
+    shot = tmp_path / "imaging.png"
+    env = dict(os.environ)
+    env.pop("QT_QPA_PLATFORM", None)
+    env["NDVIEWER_CONFIG_DIR"] = str(tmp_path / "config")
+    env["NDVIEWER_LOG_DIR"] = str(tmp_path / "log")
+    env["NDVIEWER_SCREENSHOT_DELAY_MS"] = "2500"
+    result = subprocess.run(
+        [
+            "xvfb-run",
+            "-a",
+            "-s",
+            "-screen 0 1600x1000x24",
+            sys.executable,
+            "-m",
+            "ndviewer",
+            str(demo_file),
+            "--select",
+            "/acquisition/TwoPhotonSeries",
+            "--screenshot",
+            str(shot),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    pixels = _image_array(shot).astype(int)
+    right = pixels[100:800, 560:1250]
+    # ROI outlines are drawn in yellow over a grey frame
+    yellow = (right[..., 0] > 180) & (right[..., 1] > 160) & (right[..., 2] < 90)
+    assert yellow.sum() > 200
