@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        shutil.which("xvfb-run") is None,
+        reason="xvfb-run is not installed (make test installs it with apt-get)",
+    ),
+]
 
 
 def _image_array(path: Path) -> np.ndarray:
@@ -24,30 +30,17 @@ def _image_array(path: Path) -> np.ndarray:
     return rows.reshape(height, width, 3).copy()  # the QImage's memory dies with it
 
 
-@pytest.mark.skipif(
-    shutil.which("xvfb-run") is None,
-    reason="xvfb-run is not installed (make test installs it with apt-get)",
-)
-def test_real_window_on_the_demo_file(demo_file, tmp_path):
+def screenshot_of_app(tmp_path: Path, *args: str, delay_ms: int = 1500) -> np.ndarray:
+    """Run ``ndviewer ARGS --screenshot`` on a real X server and return the picture."""
     shot = tmp_path / "window.png"
     env = dict(os.environ)
     env.pop("QT_QPA_PLATFORM", None)  # a real X server this time
     env["NDVIEWER_CONFIG_DIR"] = str(tmp_path / "config")
     env["NDVIEWER_LOG_DIR"] = str(tmp_path / "log")
-    env["NDVIEWER_SCREENSHOT_DELAY_MS"] = "1500"
+    env["NDVIEWER_SCREENSHOT_DELAY_MS"] = str(delay_ms)
+    command = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m"]
     result = subprocess.run(
-        [
-            "xvfb-run",
-            "-a",
-            "-s",
-            "-screen 0 1600x1000x24",
-            sys.executable,
-            "-m",
-            "ndviewer",
-            str(demo_file),
-            "--screenshot",
-            str(shot),
-        ],
+        [*command, "ndviewer", *args, "--screenshot", str(shot)],
         env=env,
         capture_output=True,
         text=True,
@@ -55,7 +48,11 @@ def test_real_window_on_the_demo_file(demo_file, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
-    pixels = _image_array(shot)
+    return _image_array(shot)
+
+
+def test_real_window_on_the_demo_file(demo_file, tmp_path):
+    pixels = screenshot_of_app(tmp_path, str(demo_file))
     height, width, _ = pixels.shape
     assert (width, height) == (1500, 920)
     # a drawn window has many distinct colours (text, icons, selection), not a flat fill
@@ -73,39 +70,10 @@ def test_real_window_on_the_demo_file(demo_file, tmp_path):
     assert reds.sum() > 50
 
 
-@pytest.mark.skipif(
-    shutil.which("xvfb-run") is None,
-    reason="xvfb-run is not installed (make test installs it with apt-get)",
-)
 def test_select_opens_the_imaging_view_with_roi_outlines(demo_file, tmp_path):
-    shot = tmp_path / "imaging.png"
-    env = dict(os.environ)
-    env.pop("QT_QPA_PLATFORM", None)
-    env["NDVIEWER_CONFIG_DIR"] = str(tmp_path / "config")
-    env["NDVIEWER_LOG_DIR"] = str(tmp_path / "log")
-    env["NDVIEWER_SCREENSHOT_DELAY_MS"] = "2500"
-    result = subprocess.run(
-        [
-            "xvfb-run",
-            "-a",
-            "-s",
-            "-screen 0 1600x1000x24",
-            sys.executable,
-            "-m",
-            "ndviewer",
-            str(demo_file),
-            "--select",
-            "/acquisition/TwoPhotonSeries",
-            "--screenshot",
-            str(shot),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    pixels = _image_array(shot).astype(int)
+    pixels = screenshot_of_app(
+        tmp_path, str(demo_file), "--select", "/acquisition/TwoPhotonSeries", delay_ms=2500
+    ).astype(int)
     right = pixels[100:800, 560:1250]
     # ROI outlines are drawn in yellow over a grey frame
     yellow = (right[..., 0] > 180) & (right[..., 1] > 160) & (right[..., 2] < 90)
