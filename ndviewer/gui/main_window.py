@@ -91,10 +91,25 @@ class MainWindow(QMainWindow):
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+        view_menu = self.menuBar().addMenu("&View")
+        find_action = QAction("&Filter Objects…", self, shortcut=QKeySequence.StandardKey.Find)
+        find_action.triggered.connect(self._focus_filter)
+        view_menu.addAction(find_action)
+        pin_action = QAction("&Pin Current View", self, shortcut=QKeySequence("Ctrl+P"))
+        pin_action.triggered.connect(
+            lambda: self.current_tab() and self.current_tab().pin_current()
+        )
+        view_menu.addAction(pin_action)
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About ndviewer", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
+
+    def _focus_filter(self) -> None:
+        tab = self.current_tab()
+        if tab is not None:
+            tab.filter_edit.setFocus()
+            tab.filter_edit.selectAll()
 
     def _about(self) -> None:
         QMessageBox.about(
