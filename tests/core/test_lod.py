@@ -21,6 +21,7 @@ from ndviewer.core.lod import (
     pyramid_levels,
     rebin_by_time,
 )
+from ndviewer.core.lod.blocks import unit_pool
 from ndviewer.core.lod.decimate import empty_minmax, merge_into
 from ndviewer.core.nwb.timeseries import TimeSeriesSource
 
@@ -139,6 +140,21 @@ def test_block_reader_reads_exact_windows(stored, name: str, direct: bool) -> No
     reader.close()
 
 
+@pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.int32, np.float32, np.float64])
+def test_shuffled_chunks_decode_to_the_stored_values(tmp_path, dtype) -> None:
+    rng = np.random.default_rng(9)
+    data = (rng.normal(0, 1e4, size=(5000, 24))).astype(dtype)
+    data[7, 3] = np.iinfo(dtype).min if np.dtype(dtype).kind in "iu" else -np.inf
+    path = tmp_path / "shuffled.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("d", data=data, chunks=(1000, 8), compression="gzip", shuffle=True)
+    with h5py.File(path, "r") as f:
+        reader = H5BlockReader(f["d"])
+        assert reader.direct
+        np.testing.assert_array_equal(reader.read(0, 5000, 0, 24), data)
+        reader.close()
+
+
 def test_block_reader_one_dimensional_and_unwritten(stored) -> None:
     h5, data = stored
     reader = H5BlockReader(h5["one"])
@@ -160,6 +176,13 @@ def test_compressed_units_are_decoded_once_while_recent(stored, monkeypatch) -> 
     np.testing.assert_array_equal(first, again)
     assert len(calls) == len({args for args in calls}) == 3  # 3 channel units, decoded once
     assert not reader.read_unit(0, 0).flags.writeable  # shared: callers must not write
+    reader.clear_cache()  # a closed view releases them: the next read decodes again
+    np.testing.assert_array_equal(reader.read(100, 2900, 0, 40), data[100:2900])
+    assert len(calls) == 6
+    # a read from a decoding thread decodes its units in that thread (no wait on the pool)
+    reader.clear_cache()
+    pooled = unit_pool().submit(reader.read, 3100, 8900, 0, 40).result(timeout=10)
+    np.testing.assert_array_equal(pooled, data[3100:8900])
     plain = H5BlockReader(h5["plain"])
     assert plain._decoded_budget == 0  # uncompressed reads are cheap: nothing kept
 

@@ -167,6 +167,24 @@ def test_nan_samples_and_robust_stats(fixture_file) -> None:
     assert win.kind == "envelope" and np.isfinite(win.lo[:, 1]).sum() > 0
 
 
+@pytest.mark.parametrize("n", [1, 2, 7, 600])
+@pytest.mark.parametrize("dtype", [np.int16, np.uint8, np.int32])
+def test_integer_robust_stats_equal_float_order_statistics(n: int, dtype) -> None:
+    rng = np.random.default_rng(n)
+    info = np.iinfo(dtype)
+    data = rng.integers(info.min, info.max, size=(n, 4), endpoint=True).astype(dtype)
+    factor = np.array([1.0, -2.0, 0.5, 3.0])
+    src = TimeSeriesSource.from_numpy(
+        data, rate=10.0, conversion=0.25, offset=1.5, channel_conversion=factor
+    )
+    median, std = src.robust_stats(0, n, np.array([3, 1, 0]))
+    physical = data[:, [3, 1, 0]].astype(np.float64) * 0.25 * factor[[3, 1, 0]] + 1.5
+    expected = np.median(physical, axis=0)
+    np.testing.assert_allclose(median, expected, rtol=1e-12)
+    mad = np.median(np.abs(physical - expected), axis=0)
+    np.testing.assert_allclose(std, 1.4826 * mad, rtol=1e-12, atol=1e-12)
+
+
 def test_not_a_series_raises_readable_error(fixture_file) -> None:
     h5, _, _ = fixture_file
     with pytest.raises(NdviewerError, match="/intervals/trials is not a TimeSeries"):

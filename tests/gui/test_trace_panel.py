@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import weakref
 
@@ -13,11 +14,13 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from ndviewer.core.files import open_nwb
-from ndviewer.core.lod import minmax_bins
+from ndviewer.core.lod import TraceLod, build_pyramid, minmax_bins
+from ndviewer.core.nwb.timeseries import TimeSeriesSource
 from ndviewer.core.registry import default_registry
 from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.panels.base import PanelContext
 from ndviewer.gui.panels.trace_panel import TracePanel
+from ndviewer.gui.panels.traces.frames import FrameRequest, coarse_columns, render_frame
 from ndviewer.gui.workers import WorkerPool
 from tests.core.traces_fixtures import write_traces_nwb
 
@@ -309,6 +312,79 @@ def test_long_window_waits_for_pyramid_then_draws_it(qtbot, long_path, monkeypat
         assert frame.request.channels == (0, 1, 2, 3)
         assert (frame.image > 0).sum() > 0
         qtbot.waitUntil(lambda: panel._overview_shown, timeout=5000)
+    finally:
+        ctx.pool.shutdown()
+        ctx.file.close()
+
+
+def test_coarse_frame_is_the_finest_pyramid_level(long_path, tmp_path) -> None:
+    path, data = long_path
+    file = open_nwb(path)
+    try:
+        source = TimeSeriesSource(file.node("/acquisition/long"))
+        lod = TraceLod(source)
+        request = FrameRequest(
+            10.0, 20.0, (0, 1, 2, 3), 1000, 40, (0.0,) * 4, (0.01,) * 4, (1,) * 4
+        )
+        assert coarse_columns(lod, request) is None  # no pyramid yet: no stand-in
+        lod.pyramid = build_pyramid(source.reader, tmp_path / "pyramid")
+        assert coarse_columns(lod, request) == 10_000 // 64 + 1  # bins of 64 samples
+        exact = render_frame(lod, request)
+        coarse = render_frame(lod, request, coarse=True)
+        assert (exact.coarse, exact.source) == (False, "raw")
+        assert (coarse.coarse, coarse.source, coarse.spc) == (True, "pyramid L64", 64)
+        # the same pixels as the min/max of 64-sample bins of the raw data, rasterised
+        first, lo, hi = minmax_bins(data[10_000 - 10_000 % 64 : 20_032], 9_984, 64)
+        assert first == 156 and coarse.x0 == pytest.approx(first * 64 / 1000.0)
+        expected = render_frame(
+            TraceLod(source),
+            FrameRequest(
+                coarse.x0,
+                coarse.x1,
+                (0, 1, 2, 3),
+                lo.shape[0],
+                40,
+                (0.0,) * 4,
+                (0.01,) * 4,
+                (1,) * 4,
+            ),
+        )
+        assert expected.spc == 64 and expected.source == "raw"
+        np.testing.assert_array_equal(coarse.image, expected.image)
+        # a window the pyramid already answers exactly has no coarser stand-in
+        assert coarse_columns(lod, dataclasses.replace(request, t0=0.0, t1=300.0)) is None
+    finally:
+        file.close()
+
+
+def test_held_key_shows_coarse_frames_then_the_exact_one(qtbot, long_path, monkeypatch) -> None:
+    import ndviewer.gui.panels.trace_panel as trace_module
+
+    monkeypatch.setattr(trace_module, "PYRAMID_MIN_VALUES", 1)  # build it after first paint
+    path, _ = long_path
+    ctx = make_context(path)
+    try:
+        panel = make_panel(qtbot, ctx, "/acquisition/long")
+        qtbot.waitUntil(lambda: panel.lod.pyramid is not None, timeout=20_000)
+        panel.set_window(10.0, 20.0)
+        wait_frame(qtbot, panel)
+        shown = []
+        panel.frame_shown.connect(shown.append)
+        panel._render_seconds = 1.0  # exact frames are slow: steps outpace them
+        for _ in range(6):
+            qtbot.keyClick(panel, Qt.Key.Key_Right)
+            qtbot.wait(20)
+        assert panel.window == (70.0, 80.0)
+        qtbot.waitUntil(lambda: any(f.coarse for f in shown), timeout=5000)
+        coarse = [f for f in shown if f.coarse]
+        assert all(f.source == "pyramid L64" and f.image.shape[1] < 1000 for f in coarse)
+        # once the presses stop, the exact frame of the page they reached replaces the stand-in
+        qtbot.waitUntil(
+            lambda: not panel.shown_frame.coarse and panel.shown_frame.request.t0 == 70.0,
+            timeout=10_000,
+        )
+        assert panel.shown_frame.source == "raw"
+        assert panel.shown_frame.request == panel._wanted
     finally:
         ctx.pool.shutdown()
         ctx.file.close()

@@ -120,11 +120,22 @@ class _UnitGrid:
                 yield a, p, block[a - r0 : b - r0, p - u0 : q - u0]
 
     def read(self, i0: int, i1: int, c0: int, c1: int) -> np.ndarray:
+        """Samples ``[i0, i1)`` of channels ``[c0, c1)``; several units are decoded on every
+        core at once (a compressed 1 s window of 384 channels is six units)."""
         i0, i1 = max(0, i0), min(self.n_samples, i1)
         c0, c1 = max(0, c0), min(self.n_channels, c1)
         out = np.empty((max(0, i1 - i0), max(0, c1 - c0)), dtype=self.dtype)
-        for a, p, block in self.iter_units(i0, i1, c0, c1):
-            out[a - i0 : a - i0 + block.shape[0], p - c0 : p - c0 + block.shape[1]] = block
+        rows, cols = self.units_for(i0, i1, c0, c1)
+        units = [(ru, cu) for ru in rows for cu in cols]
+        if len(units) > 1 and not threading.current_thread().name.startswith(_POOL_PREFIX):
+            blocks = unit_pool().map(lambda unit: self.read_unit(*unit), units)
+        else:  # one unit, or already on a pool thread (waiting on the pool could deadlock)
+            blocks = (self.read_unit(*unit) for unit in units)
+        for (ru, cu), block in zip(units, blocks, strict=True):
+            r0, r1, u0, u1 = self.unit_bounds(ru, cu)
+            a, b = max(i0, r0), min(i1, r1)
+            p, q = max(c0, u0), min(c1, u1)
+            out[a - i0 : b - i0, p - c0 : q - c0] = block[a - r0 : b - r0, p - u0 : q - u0]
         return out
 
 
@@ -261,6 +272,12 @@ class H5BlockReader(_UnitGrid):
             return False
         return True
 
+    def clear_cache(self) -> None:
+        """Drop the recently decoded units (a closed view must not keep them alive)."""
+        with self._lock:
+            self._decoded.clear()
+            self._decoded_bytes = 0
+
     def close(self) -> None:
         """Release the file descriptor of the direct path (the h5py dataset stays open)."""
         if self._fd is not None:
@@ -366,13 +383,8 @@ class H5BlockReader(_UnitGrid):
         if len(raw) < nbytes:
             raise OSError(f"chunk at {coord} decoded to {len(raw)} bytes instead of {nbytes}")
         if unshuffle_last and self.dtype.itemsize > 1:
-            # un-shuffle straight into the result: one copy instead of two
-            out = np.empty((rows, cols), dtype=self.dtype)
             planes = np.frombuffer(raw, dtype=np.uint8, count=nbytes)
-            out.view(np.uint8).reshape(-1, self.dtype.itemsize)[:] = planes.reshape(
-                self.dtype.itemsize, -1
-            ).T
-            return out
+            return _join_byte_planes(planes, self.dtype).reshape(rows, cols)
         return np.frombuffer(raw, dtype=self.dtype, count=rows * cols).reshape(rows, cols)
 
 
@@ -388,6 +400,28 @@ def _pread_into(fd: int | None, out: np.ndarray, offset: int) -> None:
         done += n
 
 
+_WORDS = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _join_byte_planes(planes: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Undo HDF5's shuffle filter: ``itemsize`` byte planes back to elements of ``dtype``.
+
+    On little-endian hosts the planes are shifted and OR-ed into machine words (about 20x
+    faster than a strided byte transpose, which cost half of a gzip chunk's decode time).
+    """
+    itemsize = dtype.itemsize
+    split = planes.reshape(itemsize, -1)
+    word = _WORDS.get(itemsize)
+    if word is None or sys.byteorder != "little":
+        out = np.empty(split.shape[1], dtype=dtype)
+        out.view(np.uint8).reshape(-1, itemsize)[:] = split.T
+        return out
+    out = split[0].astype(word)
+    for k in range(1, itemsize):
+        out |= np.left_shift(split[k], 8 * k, dtype=word)
+    return out.view(dtype)
+
+
 def _unshuffle(raw: bytes | memoryview, itemsize: int) -> bytes | memoryview:
     """Undo HDF5's byte-shuffle filter (byte planes back to interleaved elements)."""
     if itemsize <= 1:
@@ -401,6 +435,7 @@ def _unshuffle(raw: bytes | memoryview, itemsize: int) -> bytes | memoryview:
 
 
 _POOL: ThreadPoolExecutor | None = None
+_POOL_PREFIX = "ndviewer-lod"
 _POOL_LOCK = threading.Lock()
 
 
@@ -411,7 +446,7 @@ def unit_pool() -> ThreadPoolExecutor:
     with _POOL_LOCK:
         if _POOL is None:
             _POOL = ThreadPoolExecutor(
-                max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="ndviewer-lod"
+                max_workers=max(2, os.cpu_count() or 2), thread_name_prefix=_POOL_PREFIX
             )
         return _POOL
 

@@ -355,8 +355,12 @@ class TraceLod:
         return plo, phi
 
     def clear_cache(self) -> None:
-        """Drop cached decimated units (e.g. under memory pressure)."""
+        """Drop cached decimated units and the reader's decoded units (e.g. under memory
+        pressure, or when the view closes)."""
         self._cache.clear()
+        clear_reader = getattr(self.source.reader, "clear_cache", None)
+        if clear_reader is not None:
+            clear_reader()
 
     @property
     def cache_bytes(self) -> int:

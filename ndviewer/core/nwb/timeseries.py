@@ -499,6 +499,18 @@ class TimeSeriesSource:
 
         NaN samples are ignored; a channel with no finite sample gets NaN for both.
         """
+        if np.dtype(self.dtype).kind in "iu" and np.dtype(self.dtype).itemsize <= 4:
+            # integers: order statistics of the stored values, then the affine map to physical
+            # units (the median and MAD commute with it): half the time of float64 work
+            _, _, idx = self._channel_span(channels)
+            stored = self.read(i0, i1, idx)
+            if stored.shape[0] == 0:
+                nan = np.full(stored.shape[1], np.nan)
+                return nan, nan.copy()
+            median2, mad2 = _doubled_median_and_mad(stored)
+            factor = self.scale(idx)
+            median = median2 / 2 * factor + float(self.offset or 0.0)
+            return median, 1.4826 * (mad2 / 2) * np.abs(factor)
         values = self.read_physical(i0, i1, channels)
         if values.shape[0] == 0:
             nan = np.full(values.shape[1], np.nan)
@@ -554,3 +566,22 @@ def _column_refnames(table: h5py.Group, name: str, rows: np.ndarray) -> list[str
                 names[ref] = ""
         out.append(names[ref] or None)
     return out
+
+
+def _doubled_median_and_mad(stored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Twice the per-column median and twice the median absolute deviation of an integer
+    ``(samples, channels)`` array, exactly (doubling keeps half-integer medians integral)."""
+    values = np.ascontiguousarray(stored.T).astype(np.int64)
+    n = values.shape[1]
+    k = n // 2
+
+    def doubled_middle(a: np.ndarray) -> np.ndarray:
+        if n % 2:
+            return 2 * np.partition(a, k, axis=1)[:, k]
+        part = np.partition(a, [k - 1, k], axis=1)
+        return part[:, k - 1] + part[:, k]
+
+    median2 = doubled_middle(values)
+    deviation2 = np.abs(2 * values - median2[:, None])
+    mad4 = doubled_middle(deviation2)  # twice the median of doubled deviations
+    return median2.astype(np.float64), mad4.astype(np.float64) / 2

@@ -65,6 +65,7 @@ from ndviewer.gui.panels.traces.frames import (
     Frame,
     FrameCache,
     FrameRequest,
+    coarse_columns,
     render_frame,
     render_raster,
 )
@@ -106,6 +107,13 @@ EVENT_COLORS = ["#c0392b", "#8e44ad", "#16a085", "#d35400"]
 #: Datasets with more values than this get a persisted pyramid for the whole-recording view.
 PYRAMID_MIN_VALUES = 20_000_000
 MAX_CHANNELS = 4096
+#: A pause between page steps this long (ms) means the key was released (auto-repeat sends a
+#: step every 25-50 ms): the exact page is rendered then.
+SETTLE_MS = 150
+#: While a key is held, coarse pyramid frames are rendered this many pages ahead.
+COARSE_PAGES_AHEAD = 3
+#: Budget of the coarse stand-in frames (each about half a megabyte).
+COARSE_CACHE_BYTES = 4 << 20
 #: Below this lane height the automatic spacing grows so that noise does not fill the lanes.
 MIN_LANE_PIXELS = 10.0
 UNITS_PER_PAGE = 40
@@ -186,6 +194,8 @@ class TracePanel(Panel):
         self._highlight: int | None = None
         self._linked = True
         self._cache = FrameCache()
+        self._coarse_cache = FrameCache(COARSE_CACHE_BYTES)
+        self._coarse_in_flight: FrameRequest | None = None
         self._wanted: FrameRequest | None = None
         self._shown: Frame | None = None
         self._last_step = 1
@@ -214,8 +224,8 @@ class TracePanel(Panel):
         self._resize_timer.timeout.connect(self._on_resized)
         self._settle_timer = QTimer(self)
         self._settle_timer.setSingleShot(True)
-        self._settle_timer.setInterval(320)
-        self._settle_timer.timeout.connect(self.refresh)
+        self._settle_timer.setInterval(SETTLE_MS)
+        self._settle_timer.timeout.connect(self._on_keys_released)
         self._build_ui()
         # reserve the raster's row now when the file has the usual Units table (one link
         # lookup), so the first frame is not redrawn when the overlays arrive
@@ -426,6 +436,10 @@ class TracePanel(Panel):
         (cancelling on every key repeat would starve the screen); the newest request waits
         and goes next, and the frame that completes meanwhile is shown when it differs only
         in time, so the picture keeps moving while keys are held.
+
+        When steps outpace exact renders and the pyramid exists, each step instead shows a
+        coarse stand-in from the pyramid's finest level (rendered a few pages ahead in a few
+        milliseconds each); the exact page follows :data:`SETTLE_MS` after the last step.
         """
         request = self._make_request()
         if request is None:
@@ -436,6 +450,8 @@ class TracePanel(Panel):
         frame = self._cache.get(request)
         if frame is not None:
             self._show_frame(frame)
+            if self._coarse_mode():
+                self._coarse_next()  # a held key soon passes the prefetched exact pages
             return
         if self.lod is not None and self.lod.needs_pyramid(
             request.t0, request.t1, len(request.channels), request.width
@@ -443,6 +459,18 @@ class TracePanel(Panel):
             self._waiting_for_pyramid = True
             self._ensure_pyramid()
             self._update_status()
+            return
+        if self._coarse_mode():
+            # a key is held and the exact page needs raw data: show the pyramid's stand-in now
+            # (rendered ahead), and the exact page once the presses stop
+            coarse = self._coarse_cache.get(request)
+            if coarse is not None:
+                self._offer(coarse)
+            self._settle_timer.start()
+            self._drop_exact_renders()
+            self._coarse_next()
+            if coarse is None:
+                self._update_status(loading=True)
             return
         if request in (self._in_flight, self._prefetching):
             return  # already being rendered: it is shown when it lands
@@ -452,8 +480,79 @@ class TracePanel(Panel):
             self._settle_timer.start()
             self._fill_lookahead()
         elif self._in_flight is None:
+            if self._prefetching is not None:
+                # a jump away from the prefetched neighbours: the wanted page gets the core
+                self.context.pool.cancel(self.job_key("prefetch"))
+                self._prefetching = None
             self._submit_frame(request)
         self._update_status(loading=True)
+
+    def _on_keys_released(self) -> None:
+        """No page step for :data:`SETTLE_MS`: the key is up, render the exact page now."""
+        self._step_times.clear()
+        self.refresh()
+
+    def _coarse_mode(self) -> bool:
+        """True while page steps arrive faster than exact frames render (a held key) and the
+        wanted page has a cheap coarse stand-in."""
+        wanted = self._wanted
+        times = self._step_times
+        if wanted is None or self.lod is None or len(times) < 2:
+            return False
+        if time.perf_counter() - times[-1] > SETTLE_MS / 1000:
+            return False
+        interval = (times[-1] - times[0]) / (len(times) - 1)
+        return interval < self._render_seconds and coarse_columns(self.lod, wanted) is not None
+
+    def _drop_exact_renders(self) -> None:
+        """Cancel exact renders of pages the held key has already passed: the cores go to
+        the coarse frames (the exact page is rendered when the presses stop)."""
+        pool = self.context.pool
+        if self._in_flight is not None and self._in_flight != self._wanted:
+            pool.cancel(self.job_key("frame"))
+            self._in_flight = None
+        if self._prefetching is not None:
+            pool.cancel(self.job_key("prefetch"))
+            self._prefetching = None
+
+    def _coarse_next(self) -> None:
+        """Render the next missing coarse page: the wanted one, then ahead of the held key."""
+        wanted = self._wanted
+        if self._coarse_in_flight is not None or wanted is None or self.lod is None:
+            return
+        length = wanted.t1 - wanted.t0
+        start, stop = self._bounds()
+        for k in range(COARSE_PAGES_AHEAD + 1):
+            target = wanted.shifted(k * self._last_step * length) if k else wanted
+            if target.t0 < start - 1e-9 or target.t0 >= stop:
+                return
+            if target in self._cache or target in self._coarse_cache:
+                continue
+            if coarse_columns(self.lod, target) is None:
+                return
+            self._submit_coarse(target)
+            return
+
+    def _submit_coarse(self, request: FrameRequest) -> None:
+        lod = self.lod
+        self._coarse_in_flight = request
+
+        def done(frame: Frame) -> None:
+            self._coarse_in_flight = None
+            (self._coarse_cache if frame.coarse else self._cache).put(frame)
+            self._offer(frame)
+            if self._coarse_mode():
+                self._coarse_next()
+
+        def failed(exc: Exception) -> None:
+            self._coarse_in_flight = None
+
+        self.context.pool.submit(
+            self.job_key("coarse"),
+            lambda token: render_frame(lod, request, lambda: token.cancelled, coarse=True),
+            done,
+            failed,
+        )
 
     def _fill_lookahead(self) -> None:
         """Give every idle render slot a page ahead of the held key's position."""
@@ -486,6 +585,9 @@ class TracePanel(Panel):
         """After a render finished: render the wanted frame if still missing, else prefetch."""
         wanted = self._wanted
         if wanted is None or self.lod is None:
+            return
+        if self._coarse_mode():
+            self._coarse_next()
             return
         if self._lead_pages() > 1:
             self._fill_lookahead()
@@ -821,7 +923,10 @@ class TracePanel(Panel):
         if wanted is None:
             return
         if frame.request == wanted:
-            self._show_frame(frame)
+            if not frame.coarse:
+                self._show_frame(frame)
+            elif self._shown is None or self._shown.request != wanted:
+                self._show_frame(frame, final=False)
         elif _same_layout(frame.request, wanted) and (
             self._shown is None or _same_layout(self._shown.request, wanted)
         ):
@@ -899,7 +1004,7 @@ class TracePanel(Panel):
 
     def _prefetch_next(self) -> None:
         """Render the first missing neighbour page (one prefetch at a time)."""
-        if self.lod is None or self._prefetching is not None:
+        if self.lod is None or self._prefetching is not None or self._coarse_mode():
             return
         if self._in_flight is not None and self._in_flight == self._wanted:
             return  # the page the user waits for gets the cores; prefetch resumes after it
@@ -1412,6 +1517,7 @@ class TracePanel(Panel):
         self._resize_timer.stop()
         self._settle_timer.stop()
         self._cache.clear()
+        self._coarse_cache.clear()
         if self.lod is not None:
             self.lod.clear_cache()
 

@@ -25,7 +25,14 @@ from ndviewer.core.trace_raster import (
     samples_to_columns,
 )
 
-__all__ = ["Frame", "FrameCache", "FrameRequest", "render_frame", "render_raster"]
+__all__ = [
+    "Frame",
+    "FrameCache",
+    "FrameRequest",
+    "coarse_columns",
+    "render_frame",
+    "render_raster",
+]
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,11 @@ class FrameRequest:
 
 @dataclass(frozen=True)
 class Frame:
-    """A rendered picture: ``image`` covers ``[x0, x1] × [y_bottom, y_top]`` in data units."""
+    """A rendered picture: ``image`` covers ``[x0, x1] × [y_bottom, y_top]`` in data units.
+
+    ``coarse`` frames are drawn from the finest pyramid level with fewer columns than pixels:
+    a stand-in shown while keys are held, replaced by the exact frame when they stop.
+    """
 
     request: FrameRequest
     image: np.ndarray
@@ -88,20 +99,52 @@ class Frame:
     source: str
     spc: int
     seconds: float
+    coarse: bool = False
 
     @property
     def nbytes(self) -> int:
         return int(self.image.nbytes)
 
 
+def coarse_columns(lod: TraceLod, request: FrameRequest) -> int | None:
+    """Columns of a coarse stand-in for ``request``, or None when there is no cheaper frame.
+
+    A coarse frame reads the finest pyramid level (a few hundred kilobytes) instead of the raw
+    samples (tens of megabytes, decoded), so it renders in a few milliseconds; it exists only
+    when the exact frame would have to read raw data and the pyramid is there.
+    """
+    pyramid = lod.pyramid
+    if pyramid is None or not pyramid.levels or not lod.source.time_axis.is_regular:
+        return None
+    width = max(1, int(request.width))
+    i0, i1 = lod.source.time_axis.window(request.t0, request.t1)
+    n = i1 - i0
+    if n <= width or lod.plan(n, width)[1] is not None:
+        return None  # exact frame is samples or already from the pyramid: cheap enough
+    base = pyramid.levels[0]
+    columns = -(-n // base)  # so that the plan's samples per column is exactly ``base``
+    if -(-n // columns) < base:
+        columns = max(1, n // base)
+    return columns if columns < width else None
+
+
 def render_frame(
-    lod: TraceLod, request: FrameRequest, cancelled: Callable[[], bool] | None = None
+    lod: TraceLod,
+    request: FrameRequest,
+    cancelled: Callable[[], bool] | None = None,
+    coarse: bool = False,
 ) -> Frame:
-    """Read, decimate and rasterise one frame (runs on a worker thread)."""
+    """Read, decimate and rasterise one frame (runs on a worker thread).
+
+    With ``coarse`` the frame is drawn from the finest pyramid level when
+    :func:`coarse_columns` allows it (else the exact frame is rendered).
+    """
     started = time.perf_counter()
     channels = np.asarray(request.channels, dtype=np.int64)
     width = max(1, int(request.width))
-    window = lod.fetch(request.t0, request.t1, channels, width, cancelled)
+    columns = coarse_columns(lod, request) if coarse else None
+    coarse = columns is not None
+    window = lod.fetch(request.t0, request.t1, channels, columns or width, cancelled)
     if window.kind == "envelope":
         lo, hi = window.lo, window.hi
         x0 = window.col_t0
@@ -109,6 +152,7 @@ def render_frame(
     else:
         dt = (request.t1 - request.t0) / width
         lo, hi = samples_to_columns(window.times, window.values, request.t0, dt, width)
+        coarse = False
         x0, x1 = request.t0, request.t1
     n = channels.size
     layout = LaneLayout(
@@ -120,7 +164,8 @@ def render_frame(
         height=max(1, int(request.height)),
     )
     image = rasterize_envelope(lo, hi, layout, np.asarray(request.colors, dtype=np.uint8))
-    return Frame(request, image, x0, x1, window.source, window.spc, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return Frame(request, image, x0, x1, window.source, window.spc, seconds, coarse)
 
 
 def render_raster(
