@@ -401,3 +401,23 @@ def test_panel_is_released_after_shutdown(qtbot, context) -> None:
     qtbot.wait(50)
     gc.collect()
     assert ref() is None
+
+
+def test_channel_qc_flags_the_demo_dead_and_saturated_channels(qtbot, demo_file) -> None:
+    from tests.core.foundation_fixtures import load_make_demo
+
+    demo = load_make_demo()
+    ctx = make_context(demo_file)
+    try:
+        panel = make_panel(qtbot, ctx, "/acquisition/ElectricalSeries")
+        qtbot.waitUntil(lambda: panel.qc_label.text() != "", timeout=10_000)
+        labels = [c.label for c in panel.source.channels]
+        dead, saturated = labels[demo.DEAD_CHANNEL], labels[demo.SATURATED_CHANNEL]
+        assert panel.qc_label.text() == f"QC: {dead} dead · {saturated} saturated"
+        ticks = dict((k, text) for k, text in panel.plot.getAxis("left")._tickLevels[0])
+        assert ticks[-demo.DEAD_CHANNEL] == f"{dead} dead"
+        assert ticks[-demo.SATURATED_CHANNEL] == f"{saturated} sat"
+        panel.shutdown()
+    finally:
+        ctx.pool.shutdown()
+        ctx.file.close()

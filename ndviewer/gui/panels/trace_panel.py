@@ -51,6 +51,7 @@ from ndviewer.core.errors import NdviewerError
 from ndviewer.core.files import FileIdentity
 from ndviewer.core.lod import NeedsPyramid, PyramidStore, TraceLod, pyramid_levels
 from ndviewer.core.nodes import Node
+from ndviewer.core.nwb.channel_qc import ChannelQC, channel_qc
 from ndviewer.core.nwb.events import (
     EventSource,
     IntervalSource,
@@ -181,6 +182,7 @@ class TracePanel(Panel):
         self._window = (0.0, 1.0)
         self._selection = np.zeros(0, dtype=np.int64)
         self._wanted_channels: list[int] | None = None
+        self._qc: ChannelQC | None = None
         self._page_start = 0
         self._page_size = 64
         self._gain = 1.0
@@ -428,6 +430,7 @@ class TracePanel(Panel):
             self.refresh()
 
         self.context.pool.submit(self.job_key("auto"), job, done, self._on_frame_error)
+        self.check_channels()
 
     def refresh(self) -> None:
         """Show the frame for the current state: from the cache, or rendered by a worker.
@@ -651,6 +654,7 @@ class TracePanel(Panel):
         self.link_box.setChecked(True)
         self.link_box.setToolTip("Share the time window with the file's other time panels")
         self.link_box.toggled.connect(self.set_linked)
+        # two rows, so that the panel fits beside the tree on a laptop screen
         for label, widget in (("Go to", self.goto_box), ("Window", self.length_box)):
             bar.addWidget(QLabel(label, self))
             bar.addWidget(widget)
@@ -659,16 +663,28 @@ class TracePanel(Panel):
         bar.addWidget(QLabel("per page", self))
         bar.addWidget(self.page_box)
         bar.addWidget(self.page_label)
-        bar.addSpacing(8)
-        bar.addWidget(QLabel("Gain", self))
-        bar.addWidget(self.gain_box)
-        bar.addWidget(QLabel("Spacing", self))
-        bar.addWidget(self.spacing_box)
-        bar.addWidget(self.auto_button)
         bar.addStretch(1)
-        bar.addWidget(self.overlay_button)
-        bar.addWidget(self.spectrum_button)
-        bar.addWidget(self.link_box)
+        self.qc_label = QLabel(self)
+        self.qc_label.setStyleSheet("color: #c0392b; font-weight: bold;")
+        self.qc_label.setToolTip(
+            "Channel QC on the start of the visible window: dead = flat, saturated = stuck "
+            "at its extreme for ≥1% of samples, noisy = robust SD > 5× the median channel's. "
+            "Press Auto to recheck the window on screen."
+        )
+        display = QHBoxLayout()
+        display.setSpacing(6)
+        display.addWidget(QLabel("Gain", self))
+        display.addWidget(self.gain_box)
+        display.addWidget(QLabel("Spacing", self))
+        display.addWidget(self.spacing_box)
+        display.addWidget(self.auto_button)
+        display.addSpacing(12)
+        display.addWidget(self.qc_label)
+        display.addStretch(1)
+        display.addWidget(self.overlay_button)
+        display.addWidget(self.spectrum_button)
+        display.addWidget(self.link_box)
+        self._display_bar = display
 
         self.graphics = pg.GraphicsLayoutWidget(self)
         self.graphics.setBackground("#ffffff")
@@ -684,7 +700,7 @@ class TracePanel(Panel):
         self.plot.hideButtons()
         self.plot.setLabel("bottom", "time", units="s")
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
-        self.plot.getAxis("left").setWidth(56)
+        self.plot.getAxis("left").setWidth(64)
         self.bands = BandsItem()
         self.image = IndexedImageItem(self._trace_qcolors())
         self.markers = MarkersItem()
@@ -706,7 +722,7 @@ class TracePanel(Panel):
         self.raster_plot.setMouseEnabled(x=False, y=False)
         self.raster_plot.setMenuEnabled(False)
         self.raster_plot.setXLink(self.plot)
-        self.raster_plot.getAxis("left").setWidth(56)
+        self.raster_plot.getAxis("left").setWidth(64)
         self.raster_plot.getAxis("bottom").setStyle(showValues=False)
         self.raster_plot.setLabel("left", "units")
         self.raster_image = IndexedImageItem([QColor(c) for c in RASTER_COLORS])
@@ -718,7 +734,7 @@ class TracePanel(Panel):
         self.overview.hideButtons()
         self.overview.setMouseEnabled(x=False, y=False)
         self.overview.setMenuEnabled(False)
-        self.overview.getAxis("left").setWidth(56)
+        self.overview.getAxis("left").setWidth(64)
         self.overview.getAxis("left").setStyle(showValues=False)
         self.overview.setMaximumHeight(70)
         self.overview_image = IndexedImageItem([QColor("#55606e")])
@@ -744,6 +760,7 @@ class TracePanel(Panel):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
+        layout.addLayout(self._display_bar)
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.status)
         self._set_controls_enabled(False)
@@ -824,6 +841,7 @@ class TracePanel(Panel):
             self._request_overview()
         if self._wanted_channels:
             self.show_channels(self._wanted_channels)
+        self.check_channels()
 
     def _on_open_error(self, exc: Exception) -> None:
         message = (
@@ -1329,6 +1347,37 @@ class TracePanel(Panel):
         self.refresh()
         self._request_overview()
 
+    def check_channels(self) -> None:
+        """Flag dead, saturated and noisy channels on the start of the visible window."""
+        if self.source is None or self.source.n_samples == 0:
+            return
+        source = self.source
+        t0, t1 = self._window
+
+        def job(token) -> ChannelQC:
+            return _qc_snapshot(source, t0, t1)
+
+        def done(qc: ChannelQC) -> None:
+            self._qc = qc
+            flagged = [(c, qc.label(c)) for c in range(len(qc.spread)) if qc.label(c)]
+            names = source.channels
+            text = " · ".join(f"{names[c].label} {label}" for c, label in flagged[:6])
+            more = f" · +{len(flagged) - 6} more" if len(flagged) > 6 else ""
+            self.qc_label.setText(f"QC: {text}{more}" if flagged else "")
+            self._update_y_axis()
+
+        self.context.pool.submit(self.job_key("qc"), job, done, self._on_frame_error)
+
+    def _flag(self, channel: int) -> str:
+        qc = self._qc
+        return qc.label(channel) if qc is not None and channel < len(qc.spread) else ""
+
+    def _lane_label(self, channel: int) -> str:
+        flag = self._flag(channel)
+        label = self.source.channels[channel].label
+        short = {"dead": "dead", "saturated": "sat", "noisy": "noisy"}[flag] if flag else ""
+        return f"{label} {short}" if flag else label
+
     def _update_y_axis(self) -> None:
         if self.source is None:
             return
@@ -1336,7 +1385,9 @@ class TracePanel(Panel):
         height = self._plot_pixels()[1] / (self.devicePixelRatioF() or 1.0)
         step = max(1, math.ceil(len(channels) / max(1.0, height / 14)))
         ticks = [
-            (-k, self.source.channels[c].label) for k, c in enumerate(channels) if k % step == 0
+            (-k, self._lane_label(c))
+            for k, c in enumerate(channels)
+            if k % step == 0 or self._flag(c)
         ]
         axis = self.plot.getAxis("left")
         axis.setTicks([ticks, []])
@@ -1544,6 +1595,14 @@ def _same_layout(a: FrameRequest, b: FrameRequest) -> bool:
         b.gains,
         b.colors,
     )
+
+
+def _qc_snapshot(source: TimeSeriesSource, t0: float, t1: float, max_values: int = 600_000):
+    """Channel QC on stored values from the start of ``[t0, t1]`` (bounded read)."""
+    i0, i1 = source.time_axis.window(t0, t1)
+    i1 = max(i1, min(source.n_samples, i0 + 2))
+    i1 = min(i1, i0 + max(64, max_values // max(1, source.n_channels)))
+    return channel_qc(source.read(i0, i1))
 
 
 def _robust_snapshot(
