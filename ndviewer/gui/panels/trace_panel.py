@@ -841,7 +841,6 @@ class TracePanel(Panel):
             self._request_overview()
         if self._wanted_channels:
             self.show_channels(self._wanted_channels)
-        self.check_channels()
 
     def _on_open_error(self, exc: Exception) -> None:
         message = (
@@ -979,6 +978,8 @@ class TracePanel(Panel):
                 self.last_latency = time.perf_counter() - started
         if self.first_paint_seconds is None:
             self.first_paint_seconds = time.perf_counter() - self._opened_at
+            # QC reads the same chunks again: after the first paint, not competing with it
+            QTimer.singleShot(0, self.check_channels)
         self._update_status(frame=frame)
         self.frame_shown.emit(frame)
         if final:
