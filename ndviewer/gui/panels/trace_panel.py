@@ -111,6 +111,7 @@ MAX_CHANNELS = 4096
 #: A pause between page steps this long (ms) means the key was released (auto-repeat sends a
 #: step every 25-50 ms): the exact page is rendered then.
 SETTLE_MS = 150
+QC_IDLE_MS = 1500  # quiet time after the last frame before channel QC reads its window
 #: While a key is held, coarse pyramid frames are rendered this many pages ahead.
 COARSE_PAGES_AHEAD = 3
 #: Budget of the coarse stand-in frames (each about half a megabyte).
@@ -183,6 +184,8 @@ class TracePanel(Panel):
         self._selection = np.zeros(0, dtype=np.int64)
         self._wanted_channels: list[int] | None = None
         self._qc: ChannelQC | None = None
+        self._qc_timer = QTimer(self, singleShot=True, interval=QC_IDLE_MS)
+        self._qc_timer.timeout.connect(self.check_channels)
         self._page_start = 0
         self._page_size = 64
         self._gain = 1.0
@@ -978,8 +981,10 @@ class TracePanel(Panel):
                 self.last_latency = time.perf_counter() - started
         if self.first_paint_seconds is None:
             self.first_paint_seconds = time.perf_counter() - self._opened_at
-            # QC reads the same chunks again: after the first paint, not competing with it
-            QTimer.singleShot(0, self.check_channels)
+        if self._qc is None:
+            # QC reads a window of raw chunks: only once the user pauses, never against the
+            # frames being drawn
+            self._qc_timer.start()
         self._update_status(frame=frame)
         self.frame_shown.emit(frame)
         if final:
@@ -1568,6 +1573,7 @@ class TracePanel(Panel):
         self._unsubscribe()
         self._resize_timer.stop()
         self._settle_timer.stop()
+        self._qc_timer.stop()
         self._cache.clear()
         self._coarse_cache.clear()
         if self.lod is not None:
