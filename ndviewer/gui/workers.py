@@ -106,8 +106,13 @@ class WorkerPool(QObject):
         fn: Callable[[CancelToken], Any],
         on_done: Callable[[Any], None],
         on_error: Callable[[Exception], None] | None = None,
+        priority: int = 0,
     ) -> int:
-        """Run ``fn(token)`` in the pool; ``on_done(result)`` runs on the GUI thread."""
+        """Run ``fn(token)`` in the pool; ``on_done(result)`` runs on the GUI thread.
+
+        Queued jobs of higher ``priority`` start first (what is on screen before what may be
+        wanted later, such as prefetches); a running job is never interrupted.
+        """
         if self._closed:
             return -1
         self.cancel(key)
@@ -116,7 +121,7 @@ class WorkerPool(QObject):
         self._latest[key] = request_id
         was_idle = not self._pending
         self._pending[request_id] = (key, token, on_done, on_error)
-        self._pool.start(_Job(request_id, fn, token, self._relay))
+        self._pool.start(_Job(request_id, fn, token, self._relay), priority)
         if was_idle:
             self.busy_changed.emit(True)
         return request_id

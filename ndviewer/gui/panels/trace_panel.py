@@ -111,6 +111,8 @@ MAX_CHANNELS = 4096
 #: A pause between page steps this long (ms) means the key was released (auto-repeat sends a
 #: step every 25-50 ms): the exact page is rendered then.
 SETTLE_MS = 150
+#: Frames for the screen start before queued background work (prefetch, overview, overlays).
+FRAME_PRIORITY = 10
 QC_IDLE_MS = 1500  # quiet time after the last frame before channel QC reads its window
 #: While a key is held, coarse pyramid frames are rendered this many pages ahead.
 COARSE_PAGES_AHEAD = 3
@@ -558,6 +560,7 @@ class TracePanel(Panel):
             lambda token: render_frame(lod, request, lambda: token.cancelled, coarse=True),
             done,
             failed,
+            priority=FRAME_PRIORITY,
         )
 
     def _fill_lookahead(self) -> None:
@@ -585,6 +588,7 @@ class TracePanel(Panel):
             lambda token: render_frame(lod, request, lambda: token.cancelled),
             self._on_frame,
             self._on_frame_error,
+            priority=FRAME_PRIORITY,
         )
 
     def _next_after_render(self) -> None:
