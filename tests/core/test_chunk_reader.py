@@ -44,7 +44,7 @@ STACK = np.random.default_rng(1).integers(0, 60000, size=(7, 13, 11), dtype=np.u
 @pytest.mark.parametrize("inflate", ["default", "zlib"])
 def test_parallel_path_matches_h5py(tmp_path, pool, options, inflate, monkeypatch):
     if inflate == "zlib":  # the standard library path, whether or not isal is installed
-        monkeypatch.setattr("ndviewer.core.chunk_reader._inflate", zlib.decompress)
+        monkeypatch.setattr("ndviewer.core.inflate._decompress", zlib.decompress)
     f, ds = _make(tmp_path, data=STACK, **options)
     with f:
         reader = ChunkReader(ds, pool)

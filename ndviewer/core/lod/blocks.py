@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,8 @@ from typing import Protocol
 
 import h5py
 import numpy as np
+
+from ndviewer.core.inflate import inflate
 
 __all__ = [
     "ArrayBlockReader",
@@ -377,7 +378,7 @@ class H5BlockReader(_UnitGrid):
             if f == _FILTER_FLETCHER32:
                 raw = memoryview(raw)[:-4]
             elif f == _FILTER_DEFLATE:
-                raw = zlib.decompress(raw, bufsize=nbytes)
+                raw = inflate(raw, bufsize=nbytes)
             elif f == _FILTER_SHUFFLE:
                 raw = _unshuffle(raw, self.dtype.itemsize)
         if len(raw) < nbytes:
