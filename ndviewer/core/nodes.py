@@ -307,6 +307,15 @@ class Node:
         return f"Node({self.path!r}, {self.neurodata_type or self.kind})"
 
 
+def h5_object(obj: Any) -> Any:
+    """The h5py object behind a ``Node``, or ``obj`` itself when it already is one.
+
+    Data sources accept either, so tests can hand them plain h5py groups.
+    """
+    getter = getattr(obj, "h5obj", None)
+    return getter() if callable(getter) else obj
+
+
 def node_at(file: NwbFile, path: str) -> Node:
     """Walk from the root to ``path``, re-using already created nodes."""
     node = file.root

@@ -25,6 +25,7 @@ import h5py
 import numpy as np
 
 from ndviewer.core.errors import NdviewerError
+from ndviewer.core.nodes import h5_object
 from ndviewer.core.values import decode_text, decode_value
 
 __all__ = [
@@ -40,11 +41,6 @@ __all__ = [
 #: Units tables with at most this many spikes are loaded whole; larger ones per unit, LRU.
 _LOAD_ALL_SPIKES = 4_000_000
 _SPIKE_CACHE_VALUES = 8_000_000
-
-
-def _h5(obj: Any) -> Any:
-    getter = getattr(obj, "h5obj", None)
-    return getter() if callable(getter) else obj
 
 
 def _type_of(obj: h5py.HLObject) -> str | None:
@@ -118,7 +114,7 @@ class IntervalSource:
     """
 
     def __init__(self, group: Any, label_column: str | None = None) -> None:
-        group = _h5(group)
+        group = h5_object(group)
         if not isinstance(group, h5py.Group) or "start_time" not in group:
             raise NdviewerError(
                 f"{getattr(group, 'name', group)} is not a table of time intervals."
@@ -187,7 +183,7 @@ class SpikeTrainSource:
     """
 
     def __init__(self, group: Any) -> None:
-        group = _h5(group)
+        group = h5_object(group)
         if not isinstance(group, h5py.Group) or "spike_times" not in group:
             raise NdviewerError(f"{getattr(group, 'name', group)} has no spike_times column.")
         self.path = group.name or ""
@@ -288,7 +284,7 @@ class EventSource:
     """
 
     def __init__(self, group: Any) -> None:
-        group = _h5(group)
+        group = h5_object(group)
         if not isinstance(group, h5py.Group):
             raise NdviewerError(f"{getattr(group, 'name', group)} is not a group of events.")
         self.path = group.name or ""

@@ -27,6 +27,7 @@ import numpy as np
 
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.lod.blocks import ArrayBlockReader, H5BlockReader
+from ndviewer.core.nodes import h5_object
 from ndviewer.core.values import decode_text, decode_value
 
 __all__ = [
@@ -41,12 +42,6 @@ __all__ = [
 #: Timestamp arrays up to this many samples are held in memory; longer ones get a coarse index.
 _FULL_TIMESTAMPS = 4_000_000
 _COARSE_POINTS = 1_000_000
-
-
-def _h5(obj: Any) -> Any:
-    """The h5py object behind a core ``Node`` (or the object itself)."""
-    getter = getattr(obj, "h5obj", None)
-    return getter() if callable(getter) else obj
 
 
 def _attr(obj: h5py.HLObject, name: str, default: Any = None) -> Any:
@@ -303,7 +298,7 @@ class TimeSeriesSource:
     """
 
     def __init__(self, group: Any) -> None:
-        group = _h5(group)
+        group = h5_object(group)
         if not isinstance(group, h5py.Group) or "data" not in group:
             where = getattr(group, "name", group)
             raise NdviewerError(f"{where} is not a TimeSeries with a data dataset.")
