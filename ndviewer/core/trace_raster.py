@@ -46,10 +46,25 @@ class LaneLayout:
     y_bottom: float
     height: int
 
+    def row_transform(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per channel ``(scale, offset)``: image row = value * scale + offset (float32).
+
+        One multiply-add per value instead of five passes over the (columns, channels) array.
+        """
+        pixels = self.height / (self.y_top - self.y_bottom)
+        gains = np.asarray(self.gains, dtype=np.float64)
+        scale = -gains * pixels
+        offset = (
+            self.y_top - np.asarray(self.centers, np.float64) + np.asarray(self.baselines) * gains
+        ) * pixels
+        return scale.astype(np.float32), offset.astype(np.float32)
+
     def rows(self, values: np.ndarray) -> np.ndarray:
         """Fractional image row of ``values`` ``(columns, channels)`` (row 0 at the top)."""
-        y = self.centers + (values - self.baselines) * self.gains
-        return (self.y_top - y) * (self.height / (self.y_top - self.y_bottom))
+        scale, offset = self.row_transform()
+        rows = np.multiply(values, scale, dtype=np.float32)
+        rows += offset
+        return rows
 
 
 def samples_to_columns(
@@ -112,42 +127,58 @@ def rasterize_envelope(
     """
     n_cols, nch = lo.shape
     height = int(layout.height)
-    flat = np.zeros(n_cols * height, dtype=np.uint8)
     if n_cols == 0 or nch == 0 or height <= 0:
-        return flat.reshape(height, n_cols)
-    r_a = layout.rows(hi.astype(np.float32))
-    r_b = layout.rows(lo.astype(np.float32))
+        return np.zeros((max(0, height), n_cols), dtype=np.uint8)
+    scale, offset = layout.row_transform()
+    r_a = np.multiply(hi, scale, dtype=np.float32)
+    r_a += offset
+    r_b = np.multiply(lo, scale, dtype=np.float32)
+    r_b += offset
     top = np.fmin(r_a, r_b)
-    bottom = np.fmax(r_a, r_b)
-    # join each column to its left neighbour's nearest end (no-op where they overlap)
+    bottom = np.fmax(r_a, r_b, out=r_a)
     gaps = np.isnan(top)
-    prev_top, prev_bottom = top[:-1].copy(), bottom[:-1].copy()
-    np.fmin(top[1:], prev_bottom, out=top[1:])
-    np.fmax(bottom[1:], prev_top, out=bottom[1:])
-    top[gaps] = np.nan  # a gap stays a gap (fmin would have filled it from the neighbour)
-    # NaN rows compare False everywhere: those spans are dropped with the off-image ones
-    visible = (bottom >= 0) & (top < height)
-    top = np.clip(top[visible], 0, height - 1).astype(np.int32)
-    length = np.clip(bottom[visible], 0, height - 1).astype(np.int32) - top
-    col_index = np.broadcast_to(np.arange(n_cols, dtype=np.int32)[:, None], lo.shape)[visible]
-    color = np.broadcast_to(np.asarray(colors, dtype=np.uint8), lo.shape)[visible]
-    # fill column-major (each column's spans are neighbours in memory), then transpose
-    idx = col_index * np.int32(height) + top
-    flat[idx] = color
-    # most spans are 1-3 rows: two full passes that re-write a short span's last row are
-    # cheaper than shrinking the index arrays; the long tail then shrinks pass by pass
-    for d in (1, 2):
-        flat[idx + np.minimum(length, d)] = color
-    d = 3
-    longer = length >= d
-    idx, length, color = idx[longer], length[longer], color[longer]
-    while idx.size:
-        flat[idx + d] = color
-        d += 1
-        longer = length >= d
-        if not longer.all():
-            idx, length, color = idx[longer], length[longer], color[longer]
-    return np.ascontiguousarray(flat.reshape(n_cols, height).T)
+    # join each column to its left neighbour's nearest end (no-op where they overlap)
+    joined_top = np.empty_like(top)
+    joined_top[0] = top[0]
+    np.fmin(top[1:], bottom[:-1], out=joined_top[1:])
+    joined_bottom = r_b
+    joined_bottom[0] = bottom[0]
+    np.fmax(bottom[1:], top[:-1], out=joined_bottom[1:])
+    # The image gets a spare row above and below: a span off the top lands (clipped) in the
+    # spare top row, one off the bottom in the spare bottom row, a gap (NaN) in the top one.
+    # Every span is then written without masks; the spare rows are cut off at the end.
+    for rows in (joined_top, joined_bottom):
+        np.clip(rows, -1, height, out=rows)
+        rows += 1  # non-negative now, so truncation is floor
+        np.copyto(rows, 0, where=gaps)
+    start = joined_top.astype(np.int32)
+    stop = joined_bottom.astype(np.int32)
+    length = stop - start
+    step = np.int32(n_cols)
+    columns = np.arange(n_cols, dtype=np.int32)[:, None]
+    start *= step
+    start += columns
+    stop *= step
+    stop += columns
+    flat = np.zeros((height + 2) * n_cols, dtype=np.uint8)
+    color = np.empty(lo.shape, dtype=np.uint8)
+    color[:] = np.asarray(colors, dtype=np.uint8)
+    # row-major image, spans in (column, channel) order: one column's writes touch a few
+    # hundred cache lines, which the next column reuses
+    flat[start] = color
+    flat[stop] = color
+    inner = length >= 2  # most spans are 1-2 rows; the long tail shrinks pass by pass
+    if inner.any():
+        at, length, color = start[inner], length[inner], color[inner]
+        d = 1
+        while at.size:
+            at += step
+            flat[at] = color
+            d += 1
+            keep = length > d
+            if not keep.all():
+                at, length, color = at[keep], length[keep], color[keep]
+    return flat.reshape(height + 2, n_cols)[1:-1]
 
 
 def rasterize_trains(

@@ -76,8 +76,17 @@ class _Job(QRunnable):
         self._relay.finished.emit(self._request_id, result)
 
 
+#: Jobs of at least this priority may run on the reserve thread when every pool thread is busy.
+URGENT_PRIORITY = 10
+
+
 class WorkerPool(QObject):
     """A thread pool whose results arrive on the GUI thread, newest request per key only.
+
+    Besides its threads (one per core) it keeps one reserve thread for urgent jobs (what the
+    user waits to see): a picture asked for while both cores run a prefetch and an overlay
+    starts at once instead of queueing behind them. Queued work of lower priority never
+    takes the reserve.
 
     Signals
     -------
@@ -92,6 +101,8 @@ class WorkerPool(QObject):
         self._pool = QThreadPool(self)
         if max_threads:
             self._pool.setMaxThreadCount(max_threads)
+        self._reserve = QThreadPool(self)
+        self._reserve.setMaxThreadCount(1)
         self._relay = _Relay(self)
         self._relay.finished.connect(self._on_finished)
         self._relay.failed.connect(self._on_failed)
@@ -111,7 +122,8 @@ class WorkerPool(QObject):
         """Run ``fn(token)`` in the pool; ``on_done(result)`` runs on the GUI thread.
 
         Queued jobs of higher ``priority`` start first (what is on screen before what may be
-        wanted later, such as prefetches); a running job is never interrupted.
+        wanted later, such as prefetches); a running job is never interrupted. A job of at
+        least :data:`URGENT_PRIORITY` that finds every thread busy runs on the reserve thread.
         """
         if self._closed:
             return -1
@@ -121,7 +133,14 @@ class WorkerPool(QObject):
         self._latest[key] = request_id
         was_idle = not self._pending
         self._pending[request_id] = (key, token, on_done, on_error)
-        self._pool.start(_Job(request_id, fn, token, self._relay), priority)
+        pool = self._pool
+        if (
+            priority >= URGENT_PRIORITY
+            and pool.activeThreadCount() >= pool.maxThreadCount()
+            and self._reserve.activeThreadCount() == 0
+        ):
+            pool = self._reserve
+        pool.start(_Job(request_id, fn, token, self._relay), priority)
         if was_idle:
             self.busy_changed.emit(True)
         return request_id
@@ -173,7 +192,8 @@ class WorkerPool(QObject):
 
     def wait(self, msecs: int = -1) -> bool:
         """Block until the pool is idle (tests and shutdown only)."""
-        return self._pool.waitForDone(msecs)
+        done = self._pool.waitForDone(msecs)
+        return self._reserve.waitForDone(msecs) and done
 
     def shutdown(self) -> None:
         self._closed = True
@@ -181,5 +201,6 @@ class WorkerPool(QObject):
             token.cancel()
         self._pending.clear()
         self._latest.clear()
-        self._pool.clear()
-        self._pool.waitForDone(5000)
+        for pool in (self._pool, self._reserve):
+            pool.clear()
+            pool.waitForDone(5000)

@@ -284,6 +284,50 @@ def test_fetch_uses_cache_and_pyramid_exactly(tmp_path) -> None:
     assert np.isnan(fast.lo[2:9, 1]).all()  # samples 1024..4607 are all NaN on channel 1
 
 
+def test_pyramid_window_is_computed_once_for_concurrent_callers(tmp_path, monkeypatch) -> None:
+    """The whole-session frame and the overview strip ask for the same pyramid window at
+    the same moment: one thread reads it, the other gets the same (read-only) result."""
+    import threading
+
+    rng = np.random.default_rng(10)
+    data = rng.normal(size=(400_000, 3)).astype(np.float32)
+    src = _regular_source(data, rate=10_000.0)
+    pyramid = PyramidStore(tmp_path).build("key", src.reader)
+    lod = TraceLod(src, pyramid)
+    reads = []
+    gate = threading.Event()
+    original = pyramid.read
+
+    def slow_read(*args, **kwargs):
+        reads.append(args)
+        gate.wait(5)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pyramid, "read", slow_read)
+    results = [None, None]
+
+    def fetch(k):
+        results[k] = lod.fetch(2.0, 42.0, np.arange(3), max_columns=1000)
+
+    threads = [threading.Thread(target=fetch, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join(10)
+    assert len(reads) == 1
+    assert results[0] is results[1] and results[0].source == "pyramid L256"
+    assert not results[0].lo.flags.writeable
+    _, rlo, _ = minmax_bins(data, 0, 512)
+    np.testing.assert_array_equal(results[0].lo, rlo[: results[0].lo.shape[0]])
+    # a different window is read anew; clear_cache forgets the shared ones
+    lod.fetch(2.0, 30.0, np.arange(3), max_columns=1000)
+    assert len(reads) == 2
+    lod.clear_cache()
+    lod.fetch(2.0, 42.0, np.arange(3), max_columns=1000)
+    assert len(reads) == 3
+
+
 def test_fetch_samples_when_zoomed_in() -> None:
     data = np.arange(3000, dtype=np.int16).reshape(1000, 3)
     src = _regular_source(data, conversion=2.0)

@@ -69,6 +69,24 @@ def test_envelope_raster_matches_reference() -> None:
         assert (image[only] == colors[c]).all()
 
 
+def test_spans_leaving_the_image_are_clipped_not_dropped() -> None:
+    """Large gains: spans run off the top and bottom, some lie wholly outside, some are
+    gaps, some end within a row of an edge; the coverage must still equal the loop's."""
+    rng = np.random.default_rng(7)
+    lo = rng.normal(size=(300, 5)).astype(np.float32) * 40
+    hi = lo + np.abs(rng.normal(size=(300, 5))).astype(np.float32) * 60
+    lo[::17, 1] = np.nan
+    hi[::17, 1] = np.nan
+    lo[100:104, 0], hi[100:104, 0] = 1e6, 2e6  # wholly above
+    lo[200:204, 4], hi[200:204, 4] = -2e6, -1e6  # wholly below
+    layout = _layout(5, 61, gain=0.05)
+    image = rasterize_envelope(lo, hi, layout, np.arange(1, 6, dtype=np.uint8))
+    assert image.shape == (61, 300) and image.flags["C_CONTIGUOUS"]
+    expected = reference_raster(lo, hi, layout)
+    np.testing.assert_array_equal(image > 0, expected)
+    assert expected[0].any() and expected[-1].any()  # both edges really are reached
+
+
 def _single(layout: LaneLayout, c: int) -> LaneLayout:
     return LaneLayout(
         layout.centers[[c]],

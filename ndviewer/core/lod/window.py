@@ -29,6 +29,8 @@ from ndviewer.core.lod.pyramid import Pyramid
 
 __all__ = ["FetchCancelled", "NeedsPyramid", "TraceLod", "TraceWindow"]
 
+#: Pyramid windows kept for re-use (each a few megabytes at most).
+_SHARED_WINDOWS = 4
 #: Raw reads larger than this many values (samples × channels) wait for the pyramid instead.
 DEFAULT_MAX_RAW_VALUES = 256_000_000
 
@@ -152,6 +154,9 @@ class TraceLod:
         self.pyramid = pyramid
         self.max_raw_values = max_raw_values
         self._cache = _BinCache(cache_bytes)
+        # finished pyramid windows (or an Event while one is being computed), newest last
+        self._windows: OrderedDict[tuple, TraceWindow | threading.Event] = OrderedDict()
+        self._windows_lock = threading.Lock()
 
     # -- planning ----------------------------------------------------------------------------
     def plan(self, n_samples: int, max_columns: int) -> tuple[int, int | None]:
@@ -285,6 +290,34 @@ class TraceLod:
             )
         if not regular and level is None:
             return self._fetch_timed(t0, t1, i0, i1, c0, c1, channels, max_columns, cancelled)
+        if level is not None:
+            # the whole-session view and the overview strip ask for the same pyramid window,
+            # often at the same moment: compute it once
+            key = (t0, t1, channels.tobytes(), max_columns)
+            return self._shared_window(
+                key,
+                lambda: self._envelope(t0, t1, i0, i1, c0, c1, channels, max_columns, spc, level),
+            )
+        return self._envelope(t0, t1, i0, i1, c0, c1, channels, max_columns, spc, level, cancelled)
+
+    def _envelope(
+        self,
+        t0: float,
+        t1: float,
+        i0: int,
+        i1: int,
+        c0: int,
+        c1: int,
+        channels: np.ndarray,
+        max_columns: int,
+        spc: int,
+        level: int | None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> TraceWindow:
+        """Min/max columns of ``spc`` samples, from the pyramid level or the raw data."""
+        src = self.source
+        axis = src.time_axis
+        regular = axis.is_regular
         first, lo, hi = self.bins(i0, i1, c0, c1, spc, level, cancelled)
         if channels.size != c1 - c0 or np.any(np.diff(channels) != 1):
             lo, hi = lo[:, channels - c0], hi[:, channels - c0]
@@ -304,6 +337,40 @@ class TraceLod:
         return TraceWindow(
             t0, t1, channels, "envelope", t0, col_dt, clo, chi, spc=spc, source=source
         )
+
+    def _shared_window(self, key: tuple, compute: Callable[[], TraceWindow]) -> TraceWindow:
+        """``compute()``, or the window another thread computed (or is computing) for ``key``."""
+        with self._windows_lock:
+            entry = self._windows.get(key)
+            if entry is None:
+                mine = threading.Event()
+                self._windows[key] = mine
+            else:
+                self._windows.move_to_end(key)
+        if entry is not None:
+            if isinstance(entry, TraceWindow):
+                return entry
+            entry.wait()
+            with self._windows_lock:
+                done = self._windows.get(key)
+            return done if isinstance(done, TraceWindow) else compute()
+        try:
+            window = compute()
+        except BaseException:
+            with self._windows_lock:
+                self._windows.pop(key, None)
+            mine.set()
+            raise
+        for array in (window.lo, window.hi):
+            if array is not None:
+                array.setflags(write=False)  # shared between callers
+        with self._windows_lock:
+            self._windows[key] = window
+            finished = [k for k, v in self._windows.items() if isinstance(v, TraceWindow)]
+            for old in finished[: max(0, len(finished) - _SHARED_WINDOWS)]:
+                del self._windows[old]
+        mine.set()
+        return window
 
     def _fetch_timed(
         self,
@@ -358,6 +425,9 @@ class TraceLod:
         """Drop cached decimated units and the reader's decoded units (e.g. under memory
         pressure, or when the view closes)."""
         self._cache.clear()
+        with self._windows_lock:
+            for key in [k for k, v in self._windows.items() if isinstance(v, TraceWindow)]:
+                del self._windows[key]
         clear_reader = getattr(self.source.reader, "clear_cache", None)
         if clear_reader is not None:
             clear_reader()

@@ -78,6 +78,7 @@ from ndviewer.gui.panels.traces.items import (
     MarkersItem,
 )
 from ndviewer.gui.panels.traces.spectral_view import SpectralView, compute_spectra
+from ndviewer.gui.workers import URGENT_PRIORITY
 
 __all__ = ["TracePanel"]
 
@@ -112,7 +113,7 @@ MAX_CHANNELS = 4096
 #: step every 25-50 ms): the exact page is rendered then.
 SETTLE_MS = 150
 #: Frames for the screen start before queued background work (prefetch, overview, overlays).
-FRAME_PRIORITY = 10
+FRAME_PRIORITY = URGENT_PRIORITY
 QC_IDLE_MS = 1500  # quiet time after the last frame before channel QC reads its window
 #: While a key is held, coarse pyramid frames are rendered this many pages ahead.
 COARSE_PAGES_AHEAD = 3
@@ -454,7 +455,12 @@ class TracePanel(Panel):
             return
         self._wanted = request
         self._request_started.setdefault(request, time.perf_counter())
+        self._show_or_render(request)
+        # overlays after the frame's job is queued: their raster job must not take the free
+        # worker ahead of the picture
         self._update_overlays()
+
+    def _show_or_render(self, request: FrameRequest) -> None:
         frame = self._cache.get(request)
         if frame is not None:
             self._show_frame(frame)
@@ -708,7 +714,7 @@ class TracePanel(Panel):
         self.plot.setLabel("bottom", "time", units="s")
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.plot.getAxis("left").setWidth(64)
-        self.bands = BandsItem()
+        self.bands = BandsItem(background=QColor("#ffffff"))
         self.image = IndexedImageItem(self._trace_qcolors())
         self.markers = MarkersItem()
         self.cursor_line = pg.InfiniteLine(
