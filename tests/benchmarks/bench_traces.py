@@ -43,6 +43,7 @@ in the project venv, so the baseline is this one. Prints one markdown table.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -259,6 +260,8 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
+    import itertools
+
     from ndviewer.core.files import open_nwb
     from ndviewer.core.time_cursor import TimeCursor
     from ndviewer.gui.panels.base import PanelContext
@@ -266,7 +269,8 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
     from ndviewer.gui.panels.traces import items as trace_items
     from ndviewer.gui.workers import WorkerPool
 
-    paints: list[tuple[float, object]] = []
+    panel_ids = itertools.count(1)
+    paints: list[tuple[float, int]] = []
     original_paint = trace_items.IndexedImageItem.paint
 
     paint_costs: list[float] = []
@@ -294,7 +298,7 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
         ctx = PanelContext(file=file, time_cursor=TimeCursor(), pool=WorkerPool())
         started = time.perf_counter()
         panel = TracePanel(ctx, file.node(SERIES))
-        panel.image.bench_tag = panel
+        panel.bench_tag = panel.image.bench_tag = next(panel_ids)
         panel.frame_shown.connect(
             lambda frame: shown_at.__setitem__(id(frame), time.perf_counter())
         )
@@ -303,11 +307,16 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
         return ctx, panel, started
 
     def close_panel(ctx, panel):
+        # as the window does: shut down, then delete the widget (its signal connections hold
+        # it, so without the deletion every measured panel would stay in memory)
         panel.shutdown()
         panel.close()
+        panel.deleteLater()
         ctx.pool.shutdown()
         ctx.file.close()
         app.processEvents()
+        app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        gc.collect()
 
     def painted_frame_of(panel):
         return panel.shown_frame.request if panel.shown_frame is not None else None
@@ -325,12 +334,12 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
             if window is not None and (frame.request.t0, frame.request.t1) != window:
                 return False
             at = max(since, shown_at.get(id(frame), since))
-            return any(t >= at for t, tag in paints if tag is panel)
+            return any(t >= at for t, tag in paints if tag == panel.bench_tag)
 
         if not run_until(ok, timeout):
             return None
         at = max(since, shown_at.get(id(panel.shown_frame), since))
-        return min(t for t, tag in paints if tag is panel and t >= at)
+        return min(t for t, tag in paints if tag == panel.bench_tag and t >= at)
 
     import shutil
 
@@ -361,6 +370,12 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
         result["first_paint_cold_ms"] = first_paint()[0]
         result["disk_mb_s"] = _disk_read_speed(path)
 
+    phases = result["peak_rss_by_phase_mb"] = {}
+
+    def phase_done(name: str) -> None:
+        phases[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+    phase_done("first paint")
     # 2. whole recording, cold: a fresh panel asked for the whole session builds the
     #    pyramid (in the background), then draws
     ctx, panel, _ = open_panel()
@@ -373,6 +388,7 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
     result["whole_cold_s"] = (painted - t) if painted else None
     result["whole_cold_source"] = panel.shown_frame.source if panel.shown_frame else None
     close_panel(ctx, panel)
+    phase_done("whole cold")
 
     # 3. whole recording, warm (pyramid found in the cache): REPEATS new panels, each asked
     #    for the whole session as soon as its first page is painted (its neighbour prefetch
@@ -389,6 +405,7 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
         result["whole_warm_source"] = panel.shown_frame.source if panel.shown_frame else None
         if k < REPEATS - 1:
             close_panel(ctx, panel)
+    phase_done("whole warm")
     result["whole_warm_ms"] = _percentile(whole, 50)
     result["whole_warm_p95_ms"] = _percentile(whole, 95)
 
@@ -435,7 +452,7 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
         order = {req: k for k, (_, req) in enumerate(presses)}
         # the frame shown at each moment, with the paint that put it on screen
         shows = sorted(shown_requests, key=lambda show: show[0])
-        paint_times = sorted(t for t, tag in paints if tag is panel)
+        paint_times = sorted(t for t, tag in paints if tag == panel.bench_tag)
         latencies = []
         exact = 0
         coarse = 0
@@ -477,8 +494,22 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
             "source": panel.shown_frame.source,
         }
 
+    def held_mb() -> dict:
+        """What the panel's caches hold, and the process's resident memory now."""
+        reader = panel.source.reader
+        return {
+            "frames": round(panel._cache._bytes / 1e6, 1),
+            "coarse frames": round(panel._coarse_cache._bytes / 1e6, 1),
+            "decimated units": round(panel.lod.cache_bytes / 1e6, 1),
+            "decoded units": round(getattr(reader, "_decoded_bytes", 0) / 1e6, 1),
+            "rss now": round(int(open("/proc/self/statm").read().split()[1]) * 4096 / 1e6),
+        }
+
     result["scroll_1s"] = scroll(1.0, steps)
+    result["held_after_scroll_1s_mb"] = held_mb()
+    phase_done("scroll 1 s")
     result["scroll_10s"] = scroll(10.0, steps)
+    phase_done("scroll 10 s")
     if screenshot:
         panel.set_window(15.0, 17.0)
         wait_painted(panel, 0.0)
