@@ -54,9 +54,11 @@ def run(files: Sequence[str], screenshot: str | None = None, select: str | None 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from ndviewer.gui.collector import GuiThreadCollector
     from ndviewer.gui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.collector = GuiThreadCollector(parent=app)
     app.setApplicationName("ndviewer")
     app.setOrganizationName("ndviewer")
     app.setStyle("Fusion")

@@ -262,6 +262,10 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
     app = QApplication.instance() or QApplication([])
     import itertools
 
+    from ndviewer.gui.collector import GuiThreadCollector
+
+    app.collector = GuiThreadCollector(parent=app)  # as the application does
+
     from ndviewer.core.files import open_nwb
     from ndviewer.core.time_cursor import TimeCursor
     from ndviewer.gui.panels.base import PanelContext

@@ -112,6 +112,8 @@ MAX_CHANNELS = 4096
 #: A pause between page steps this long (ms) means the key was released (auto-repeat sends a
 #: step every 25-50 ms): the exact page is rendered then.
 SETTLE_MS = 150
+#: Height of one interval table's row in the interval track (pixels).
+INTERVAL_ROW_PX = 14
 #: Frames for the screen start before queued background work (prefetch, overview, overlays).
 FRAME_PRIORITY = URGENT_PRIORITY
 QC_IDLE_MS = 1500  # quiet time after the last frame before channel QC reads its window
@@ -240,6 +242,8 @@ class TracePanel(Panel):
         with contextlib.suppress(OSError, KeyError, ValueError):
             if isinstance(context.file.h5.get("/units"), h5py.Group):
                 self.raster_plot.show()
+            if isinstance(context.file.h5.get("/intervals/trials"), h5py.Group):
+                self._show_interval_rows(1)
         self._unsubscribe = self.cursor.subscribe(self._on_cursor)
         self._opened_at = time.perf_counter()
         self.first_paint_seconds: float | None = None
@@ -730,7 +734,19 @@ class TracePanel(Panel):
         self.view.sigResized.connect(lambda *_: self._resize_timer.start())
         self.plot.scene().sigMouseClicked.connect(self._on_plot_clicked)
 
-        self.raster_plot = self.graphics.addPlot(row=1, col=0)
+        # the interval track: each shown TimeIntervals table as a row of solid bars, readable
+        # however densely the traces above cover their faint background bands
+        self.interval_plot = self.graphics.addPlot(row=1, col=0)
+        self.interval_plot.hideButtons()
+        self.interval_plot.setMouseEnabled(x=False, y=False)
+        self.interval_plot.setMenuEnabled(False)
+        self.interval_plot.setXLink(self.plot)
+        self.interval_plot.getAxis("left").setWidth(64)
+        self.interval_plot.hideAxis("bottom")
+        self._interval_rows: list[BandsItem] = []
+        self.interval_plot.hide()
+
+        self.raster_plot = self.graphics.addPlot(row=2, col=0)
         self.raster_plot.hideButtons()
         self.raster_plot.setMouseEnabled(x=False, y=False)
         self.raster_plot.setMenuEnabled(False)
@@ -743,7 +759,7 @@ class TracePanel(Panel):
         self.raster_plot.setMaximumHeight(150)
         self.raster_plot.hide()
 
-        self.overview = self.graphics.addPlot(row=2, col=0)
+        self.overview = self.graphics.addPlot(row=3, col=0)
         self.overview.hideButtons()
         self.overview.setMouseEnabled(x=False, y=False)
         self.overview.setMenuEnabled(False)
@@ -1247,6 +1263,7 @@ class TracePanel(Panel):
         y0, y1 = 0.5 - n, 0.5
         bands: list[Band] = []
         labels: list[tuple[float, str, QColor]] = []
+        rows: list[tuple[str, list[Band]]] = []
         for k, source in enumerate(self._intervals):
             if not self._interval_enabled.get(source.path, True):
                 continue
@@ -1254,11 +1271,15 @@ class TracePanel(Panel):
             fill = QColor(color)
             fill.setAlpha(40)
             batch = source.query(t0, t1)
+            solid: list[Band] = []
             for start, stop, label in zip(batch.starts, batch.stops, batch.labels, strict=True):
                 bands.append(Band(float(start), float(max(stop, start)), fill))
+                solid.append(Band(float(start), float(max(stop, start)), color))
                 if label:
                     labels.append((float(max(start, t0)), f"{source.name}: {label}", color))
+            rows.append((source.name, solid))
         self.bands.set_bands(bands, y0, y1)
+        self._set_interval_rows(rows)
         markers: list[Marker] = []
         for k, source in enumerate(self._events):
             color = QColor(EVENT_COLORS[k % len(EVENT_COLORS)])
@@ -1274,6 +1295,31 @@ class TracePanel(Panel):
         if len(labels) <= MAX_LABELS:
             self._place_labels(sorted(labels, key=lambda item: item[0]), t0, t1, y1)
         self._request_raster()
+
+    def _show_interval_rows(self, n: int) -> None:
+        """Size the interval track for ``n`` rows (hidden when there are none)."""
+        self.interval_plot.setVisible(n > 0)
+        if n:
+            height = INTERVAL_ROW_PX * n + 4
+            self.interval_plot.setMinimumHeight(height)
+            self.interval_plot.setMaximumHeight(height)
+            self.interval_plot.setYRange(0.5 - n, 0.5, padding=0)
+
+    def _set_interval_rows(self, rows: list[tuple[str, list[Band]]]) -> None:
+        """One row of solid bars per shown interval table, named on the left."""
+        while len(self._interval_rows) < len(rows):
+            item = BandsItem()
+            self.interval_plot.addItem(item)
+            self._interval_rows.append(item)
+        for k, item in enumerate(self._interval_rows):
+            item.set_bands(rows[k][1] if k < len(rows) else [], -k - 0.38, -k + 0.38)
+        if self.interval_plot.isVisible() != bool(rows) or (
+            rows and self.interval_plot.maximumHeight() != INTERVAL_ROW_PX * len(rows) + 4
+        ):
+            self._show_interval_rows(len(rows))
+        self.interval_plot.getAxis("left").setTicks(
+            [[(-k, name) for k, (name, _) in enumerate(rows)], []]
+        )
 
     def _place_labels(
         self, labels: list[tuple[float, str, QColor]], t0: float, t1: float, y_top: float
