@@ -10,11 +10,15 @@ waits for the lock to free an h5py object: the test suite hung exactly so, one r
 So automatic collection is off, and a timer on the GUI thread collects with the same
 generation thresholds (the approach of pyqtgraph's ``GarbageCollector``). Worker threads only
 ever free objects by reference counting, which is immediate and needs no lock of theirs.
+A full collection walks every object (about 30 ms once the GUI is loaded), so it runs at most
+once a minute, as rarely as the interpreter's own rule would (it waits for the number of
+long-lived objects to grow by a quarter).
 """
 
 from __future__ import annotations
 
 import gc
+import time
 
 from PySide6.QtCore import QObject, QTimer
 
@@ -28,10 +32,16 @@ class GuiThreadCollector(QObject):
     ----------
     interval_ms
         How often the generation counters are checked.
+    full_every_s
+        Least time between two full (generation 2) collections.
     """
 
-    def __init__(self, interval_ms: int = 500, parent: QObject | None = None) -> None:
+    def __init__(
+        self, interval_ms: int = 500, full_every_s: float = 60.0, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
+        self._full_every = full_every_s
+        self._last_full = time.monotonic()
         self._thresholds = gc.get_threshold()
         self._was_enabled = gc.isenabled()
         self._timer = QTimer(self)
@@ -49,7 +59,10 @@ class GuiThreadCollector(QObject):
             return 0
         generation = 0
         if count1 > t1:
-            generation = 2 if count2 > t2 else 1
+            generation = 1
+            if count2 > t2 and time.monotonic() - self._last_full >= self._full_every:
+                generation = 2
+                self._last_full = time.monotonic()
         return gc.collect(generation)
 
     def uninstall(self) -> None:

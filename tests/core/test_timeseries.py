@@ -168,7 +168,7 @@ def test_nan_samples_and_robust_stats(fixture_file) -> None:
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 600])
-@pytest.mark.parametrize("dtype", [np.int16, np.uint8, np.int32])
+@pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.uint8, np.int32])
 def test_integer_robust_stats_equal_float_order_statistics(n: int, dtype) -> None:
     rng = np.random.default_rng(n)
     info = np.iinfo(dtype)

@@ -708,7 +708,7 @@ class TracePanel(Panel):
         self.graphics.ci.setSpacing(2)
         self.graphics.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.graphics.installEventFilter(self)
-        self.view = _TraceViewBox()
+        self.view = _TraceViewBox(enableMenu=False)
         self.view.setMouseEnabled(x=True, y=False)
         self.view.setMenuEnabled(False)
         self.view.disableAutoRange()
@@ -736,7 +736,7 @@ class TracePanel(Panel):
 
         # the interval track: each shown TimeIntervals table as a row of solid bars, readable
         # however densely the traces above cover their faint background bands
-        self.interval_plot = self.graphics.addPlot(row=1, col=0)
+        self.interval_plot = self.graphics.addPlot(row=1, col=0, enableMenu=False)
         self.interval_plot.hideButtons()
         self.interval_plot.setMouseEnabled(x=False, y=False)
         self.interval_plot.setMenuEnabled(False)
@@ -746,7 +746,7 @@ class TracePanel(Panel):
         self._interval_rows: list[BandsItem] = []
         self.interval_plot.hide()
 
-        self.raster_plot = self.graphics.addPlot(row=2, col=0)
+        self.raster_plot = self.graphics.addPlot(row=2, col=0, enableMenu=False)
         self.raster_plot.hideButtons()
         self.raster_plot.setMouseEnabled(x=False, y=False)
         self.raster_plot.setMenuEnabled(False)
@@ -759,7 +759,7 @@ class TracePanel(Panel):
         self.raster_plot.setMaximumHeight(150)
         self.raster_plot.hide()
 
-        self.overview = self.graphics.addPlot(row=3, col=0)
+        self.overview = self.graphics.addPlot(row=3, col=0, enableMenu=False)
         self.overview.hideButtons()
         self.overview.setMouseEnabled(x=False, y=False)
         self.overview.setMenuEnabled(False)
@@ -776,13 +776,10 @@ class TracePanel(Panel):
         self.overview.addItem(self.overview_region)
         self.graphics.ci.layout.setRowStretchFactor(0, 10)
 
-        self.spectral = SpectralView(self)
-        self.spectral.hide()
+        self._spectral: SpectralView | None = None  # built when first shown (two plots)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.graphics)
-        self.splitter.addWidget(self.spectral)
         self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
 
         self.status = QLabel("Opening…", self)
         self.status.setStyleSheet("QLabel { color: #555; }")
@@ -1541,7 +1538,20 @@ class TracePanel(Panel):
         if self.spectrum_button.isChecked():
             self._request_spectra()
 
+    @property
+    def spectral(self) -> SpectralView:
+        """The spectra beside the traces, built on first use: its plots cost a fifth of the
+        panel's construction, which the first paint waits for."""
+        if self._spectral is None:
+            self._spectral = SpectralView(self)
+            self._spectral.hide()
+            self.splitter.addWidget(self._spectral)
+            self.splitter.setStretchFactor(1, 1)
+        return self._spectral
+
     def _on_spectrum_toggled(self, on: bool) -> None:
+        if not on and self._spectral is None:
+            return
         self.spectral.setVisible(on)
         if on:
             self.splitter.setSizes([3 * self.width() // 4, self.width() // 4])
