@@ -265,6 +265,8 @@ def test_overlays_bands_raster_and_markers(qtbot, context) -> None:
     assert times == [2.0, 2.25, 3.0, 3.0]  # annotations 2.0, 3.0; lick 2.25; laser 3.0
     raster = panel.raster_image.image
     assert raster.shape[0] > 0 and (raster > 0).any()
+    n_units = panel._units.n_units
+    assert panel.raster_plot.toolTip() == f"units 1–{n_units} of {n_units}"
     texts = sorted(item.textItem.toPlainText() for item in panel._band_labels)
     assert "trials: right" in texts and "reward" in texts
     # the interval track: one row of solid bars per shown table, named on the left

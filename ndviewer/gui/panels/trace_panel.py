@@ -736,34 +736,19 @@ class TracePanel(Panel):
 
         # the interval track: each shown TimeIntervals table as a row of solid bars, readable
         # however densely the traces above cover their faint background bands
-        self.interval_plot = self.graphics.addPlot(row=1, col=0, enableMenu=False)
-        self.interval_plot.hideButtons()
-        self.interval_plot.setMouseEnabled(x=False, y=False)
-        self.interval_plot.setMenuEnabled(False)
-        self.interval_plot.setXLink(self.plot)
-        self.interval_plot.getAxis("left").setWidth(64)
+        self.interval_plot = self._add_strip(row=1)
         self.interval_plot.hideAxis("bottom")
         self._interval_rows: list[BandsItem] = []
         self.interval_plot.hide()
 
-        self.raster_plot = self.graphics.addPlot(row=2, col=0, enableMenu=False)
-        self.raster_plot.hideButtons()
-        self.raster_plot.setMouseEnabled(x=False, y=False)
-        self.raster_plot.setMenuEnabled(False)
-        self.raster_plot.setXLink(self.plot)
-        self.raster_plot.getAxis("left").setWidth(64)
+        self.raster_plot = self._add_strip(row=2)
         self.raster_plot.getAxis("bottom").setStyle(showValues=False)
-        self.raster_plot.setLabel("left", "units")
         self.raster_image = IndexedImageItem([QColor(c) for c in RASTER_COLORS])
         self.raster_plot.addItem(self.raster_image)
         self.raster_plot.setMaximumHeight(150)
         self.raster_plot.hide()
 
-        self.overview = self.graphics.addPlot(row=3, col=0, enableMenu=False)
-        self.overview.hideButtons()
-        self.overview.setMouseEnabled(x=False, y=False)
-        self.overview.setMenuEnabled(False)
-        self.overview.getAxis("left").setWidth(64)
+        self.overview = self._add_strip(row=3, link_time=False)  # always the whole session
         self.overview.getAxis("left").setStyle(showValues=False)
         self.overview.setMaximumHeight(70)
         self.overview_image = IndexedImageItem([QColor("#55606e")])
@@ -790,6 +775,17 @@ class TracePanel(Panel):
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.status)
         self._set_controls_enabled(False)
+
+    def _add_strip(self, row: int, link_time: bool = True) -> pg.PlotItem:
+        """A plot row under the traces: no menus or mouse, its left axis as wide as theirs
+        (so times line up), its time axis following theirs when ``link_time``."""
+        plot = self.graphics.addPlot(row=row, col=0, enableMenu=False)
+        plot.hideButtons()
+        plot.setMouseEnabled(x=False, y=False)
+        plot.getAxis("left").setWidth(64)
+        if link_time:
+            plot.setXLink(self.plot)
+        return plot
 
     def _trace_qcolors(self) -> list[QColor]:
         return [QColor(c) for c in TRACE_COLORS] + [QColor(HIGHLIGHT_COLOR)]
@@ -1363,9 +1359,11 @@ class TracePanel(Panel):
             step = max(1, math.ceil(len(rows) / max(1, height / 14)))
             ticks = [(-k, units.labels[r]) for k, r in enumerate(rows) if k % step == 0]
             self.raster_plot.getAxis("left").setTicks([ticks, []])
-            self.raster_plot.setLabel(
-                "left", f"units {first + 1}–{first + len(rows)} of {units.n_units}"
-            )
+            # the page goes in the tooltip: as an axis title it is taller than the strip
+            page = f"units {first + 1}–{first + len(rows)} of {units.n_units}"
+            if units.n_units > UNITS_PER_PAGE:
+                page += " (Overlays ▸ next units page)"
+            self.raster_plot.setToolTip(page)
 
         self.context.pool.submit(self.job_key("raster"), job, done, lambda exc: None)
 
