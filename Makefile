@@ -54,6 +54,7 @@ test: sysdeps $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: sysdeps $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	QT_QPA_PLATFORM=offscreen $(BIN)/python tests/benchmarks/run_all.py $(BENCH_ARGS)
 
 lint: $(STAMP)

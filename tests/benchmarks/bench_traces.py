@@ -34,10 +34,11 @@ loop running and a private pyramid cache that starts empty:
   painted, while its prefetch and overlays still run (median and p95 of 7 panels);
 * peak RSS of the measuring process (``ru_maxrss``).
 
-Baseline, same run, own subprocess: plain pyqtgraph plotting the raw window without our
-pipeline (h5py read of all samples, one ``PlotCurveItem`` per channel with every sample,
-offset per channel), the approach PERF-BASELINES.md lists first. ephyviewer is not installed
-in the project venv, so the baseline is this one. Prints one markdown table.
+References, same run, each in its own subprocess: ephyviewer's TraceViewer on the same
+dataset (installed by ``make bench`` from the ``bench`` extra; isolated page steps), and
+plain pyqtgraph plotting the raw window without our pipeline (h5py read of all samples, one
+``PlotCurveItem`` per channel with every sample, offset per channel), the approach
+PERF-BASELINES.md lists first. Prints markdown tables with the ratios.
 """
 
 from __future__ import annotations
@@ -562,6 +563,86 @@ def measure_baseline(path: Path, steps: int) -> dict:
     return out
 
 
+def measure_ephyviewer(path: Path, steps: int) -> dict:
+    """ephyviewer's TraceViewer on the same dataset: page steps as isolated seeks.
+
+    Its in-memory source slices whatever array it is given, so it reads the h5py dataset
+    lazily, window by window, in its own data thread (min/max decimation to the screen), as
+    a user of ephyviewer with an NWB file would set it up. Latency: ``seek`` → the first
+    paint of the view after the data for that time arrived.
+    """
+    try:
+        import ephyviewer
+    except ImportError:
+        return {"installed": False}
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    with h5py.File(path, "r") as f:
+        ds = f[SERIES]["data"]
+        source = ephyviewer.InMemoryAnalogSignalSource(ds, RATE, 0.0)
+        viewer = ephyviewer.TraceViewer(source=source, name="signals")
+        arrived: dict[float, float] = {}
+        original_ready = viewer.on_data_ready
+
+        def on_data_ready(t, *args):
+            original_ready(t, *args)
+            arrived[t] = time.perf_counter()
+
+        viewer.datagrabber.data_ready.disconnect(viewer.on_data_ready)
+        viewer.datagrabber.data_ready.connect(on_data_ready)
+        paints: list[float] = []
+        view = viewer.graphicsview
+        original_paint = type(view).paintEvent
+
+        def paint_event(ev, _view=view):
+            original_paint(_view, ev)
+            paints.append(time.perf_counter())
+
+        view.paintEvent = paint_event
+        viewer.resize(1600, 1000)
+        viewer.show()
+
+        def wait_shown(t: float, since: float, timeout: float = 120.0) -> float | None:
+            deadline = time.perf_counter() + timeout
+            while time.perf_counter() < deadline:
+                app.processEvents()
+                if t in arrived and any(p >= arrived[t] for p in paints):
+                    return min(p for p in paints if p >= arrived[t]) - since
+                time.sleep(0.0005)
+            return None
+
+        from importlib.metadata import version
+
+        out: dict = {"installed": True, "version": version("ephyviewer")}
+        for length in (1.0, 10.0):
+            viewer.params["xsize"] = length
+            viewer.params["xratio"] = 0.0
+            started = time.perf_counter()
+            viewer.seek(0.0)
+            wait_shown(0.0, started)
+            viewer.auto_scale()
+            times = []
+            n_steps = steps if length == 1.0 else max(2, steps // 4)
+            for k in range(1, n_steps + 1):
+                deadline = time.perf_counter() + 0.25
+                while time.perf_counter() < deadline:
+                    app.processEvents()
+                    time.sleep(0.001)
+                t = float(k * length)
+                started = time.perf_counter()
+                viewer.seek(t)
+                took = wait_shown(t, started)
+                if took is not None:
+                    times.append(took * 1000)
+            out[f"{int(length)}s_median_ms"] = _percentile(times, 50)
+            out[f"{int(length)}s_p95_ms"] = _percentile(times, 95)
+        viewer.thread.quit()
+        viewer.thread.wait(5000)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
 # -------------------------------------------------------------------------------------- driver
 def _subprocess(args: list[str], cache: Path) -> dict:
     env = dict(os.environ)
@@ -589,6 +670,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--screenshot", help="save a picture of the panel on the raw file")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--baseline", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--ephyviewer", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     steps = args.steps or (30 if args.quick else 60)
@@ -597,6 +679,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.baseline:
         print(json.dumps(measure_baseline(args.baseline, min(steps, 12))))
+        return 0
+    if args.ephyviewer:
+        print(json.dumps(measure_ephyviewer(args.ephyviewer, min(steps, 12))))
         return 0
     seconds = 60 if args.quick else 600
     args.folder.mkdir(parents=True, exist_ok=True)
@@ -616,6 +701,10 @@ def main(argv: list[str] | None = None) -> int:
     print("measuring the plain-pyqtgraph baseline ...", flush=True)
     base = _subprocess(
         ["--baseline", str(files[0]), "--steps", str(steps)], args.folder / "cache-baseline"
+    )
+    print("measuring ephyviewer ...", flush=True)
+    ephy = _subprocess(
+        ["--ephyviewer", str(files[0]), "--steps", str(steps)], args.folder / "cache-baseline"
     )
 
     print(
@@ -674,22 +763,40 @@ def main(argv: list[str] | None = None) -> int:
             f"10 s {s10['isolated_coarse']}/{s10['isolated_measured']}"
         )
     print(
-        "\n| baseline: plain pyqtgraph, raw samples, 384 curves | 1 s median | 1 s p95 | "
+        f"\n| reference on {files[0].name}, page step → repaint | 1 s median | 1 s p95 | "
         "10 s median | 10 s p95 | peak RSS |"
     )
     print("|---|---|---|---|---|---|")
     print(
-        f"| {files[0].name} | {_fmt(base['1s_median_ms'], ' ms')} | "
+        f"| plain pyqtgraph: h5py read, 384 curves of raw samples | "
+        f"{_fmt(base['1s_median_ms'], ' ms')} | "
         f"{_fmt(base['1s_p95_ms'], ' ms')} | {_fmt(base['10s_median_ms'], ' ms')} | "
         f"{_fmt(base['10s_p95_ms'], ' ms')} | {_fmt(base['peak_rss_mb'], ' MB')} |"
     )
+    if ephy.get("installed"):
+        print(
+            f"| ephyviewer {ephy['version']} TraceViewer, same dataset (its data thread reads "
+            f"the h5py dataset window by window), isolated page steps | "
+            f"{_fmt(ephy['1s_median_ms'], ' ms')} | {_fmt(ephy['1s_p95_ms'], ' ms')} | "
+            f"{_fmt(ephy['10s_median_ms'], ' ms')} | {_fmt(ephy['10s_p95_ms'], ' ms')} | "
+            f"{_fmt(ephy['peak_rss_mb'], ' MB')} |"
+        )
+    else:
+        print("\nephyviewer is not installed (`pip install -e .[bench]`): no ratio against it.")
     ours = results[0]
-    print("\n| ratio baseline / ndviewer (medians, raw file) | 1 s window | 10 s window |")
+    print("\n| ratio reference / ndviewer (medians, raw file) | 1 s window | 10 s window |")
     print("|---|---|---|")
-    for label, key in (("key-repeat step", "median_ms"), ("isolated step", "isolated_median_ms")):
-        r1 = base["1s_median_ms"] / ours["scroll_1s"][key]
-        r10 = base["10s_median_ms"] / ours["scroll_10s"][key]
-        print(f"| {label} | {r1:.0f}× | {r10:.0f}× |")
+    references = [("plain pyqtgraph", base)]
+    if ephy.get("installed"):
+        references.insert(0, ("ephyviewer", ephy))
+    for name, ref in references:
+        for label, key in (
+            ("isolated step", "isolated_median_ms"),
+            ("key-repeat step", "median_ms"),
+        ):
+            r1 = ref["1s_median_ms"] / ours["scroll_1s"][key]
+            r10 = ref["10s_median_ms"] / ours["scroll_10s"][key]
+            print(f"| {name} / ndviewer {label} | {r1:.0f}× | {r10:.0f}× |")
     print("\nDetails: " + json.dumps(results))
     return 0
 
