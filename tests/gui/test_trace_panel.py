@@ -270,20 +270,18 @@ def test_overlays_bands_raster_and_markers(qtbot, context) -> None:
     texts = sorted(item.textItem.toPlainText() for item in panel._band_labels)
     assert "trials: right" in texts and "reward" in texts
     # the interval track: one row of solid bars per shown table, named on the left
-    assert panel.interval_plot.isVisible()
-    names = [name for _, name in panel.interval_plot.getAxis("left")._tickLevels[0]]
-    rows = {
-        name: sorted((b.start, b.stop) for b in item.bands)
-        for name, item in zip(names, panel._interval_rows)
-    }
+    track = panel.interval_track
+    assert track.plot.isVisible()
+    rows = {name: sorted((b.start, b.stop) for b in bands) for name, bands in track.rows.items()}
     assert rows["trials"] == [(2.0, 2.5), (3.0, 4.5)]
     assert rows["invalid_times"] == [(4.0, 4.2)]
     assert "epochs" not in rows  # off by default, as its background band
-    assert all(b.color.alpha() == 255 for item in panel._interval_rows for b in item.bands)
+    assert all(b.color.alpha() == 255 for bands in track.rows.values() for b in bands)
+    ticks = [name for _, name in track.plot.getAxis("left")._tickLevels[0]]
+    assert ticks == list(track.rows)
     trials = next(s.path for s in panel._intervals if s.name == "trials")
     panel._toggle_interval(trials, False)
-    names = [name for _, name in panel.interval_plot.getAxis("left")._tickLevels[0]]
-    assert "trials" not in names and len(names) == len(rows) - 1
+    assert "trials" not in track.rows and len(track.rows) == len(rows) - 1
 
 
 def test_linked_cursor_moves_other_panels_until_unlinked(qtbot, context) -> None:

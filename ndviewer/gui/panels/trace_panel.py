@@ -70,6 +70,7 @@ from ndviewer.gui.panels.traces.frames import (
     render_frame,
     render_raster,
 )
+from ndviewer.gui.panels.traces.interval_track import IntervalTrack
 from ndviewer.gui.panels.traces.items import (
     Band,
     BandsItem,
@@ -112,8 +113,6 @@ MAX_CHANNELS = 4096
 #: A pause between page steps this long (ms) means the key was released (auto-repeat sends a
 #: step every 25-50 ms): the exact page is rendered then.
 SETTLE_MS = 150
-#: Height of one interval table's row in the interval track (pixels).
-INTERVAL_ROW_PX = 14
 #: Frames for the screen start before queued background work (prefetch, overview, overlays).
 FRAME_PRIORITY = URGENT_PRIORITY
 QC_IDLE_MS = 1500  # quiet time after the last frame before channel QC reads its window
@@ -243,7 +242,7 @@ class TracePanel(Panel):
             if isinstance(context.file.h5.get("/units"), h5py.Group):
                 self.raster_plot.show()
             if isinstance(context.file.h5.get("/intervals/trials"), h5py.Group):
-                self._show_interval_rows(1)
+                self.interval_track.reserve(1)
         self._unsubscribe = self.cursor.subscribe(self._on_cursor)
         self._opened_at = time.perf_counter()
         self.first_paint_seconds: float | None = None
@@ -736,10 +735,7 @@ class TracePanel(Panel):
 
         # the interval track: each shown TimeIntervals table as a row of solid bars, readable
         # however densely the traces above cover their faint background bands
-        self.interval_plot = self._add_strip(row=1)
-        self.interval_plot.hideAxis("bottom")
-        self._interval_rows: list[BandsItem] = []
-        self.interval_plot.hide()
+        self.interval_track = IntervalTrack(self._add_strip(row=1))
 
         self.raster_plot = self._add_strip(row=2)
         self.raster_plot.getAxis("bottom").setStyle(showValues=False)
@@ -1272,7 +1268,7 @@ class TracePanel(Panel):
                     labels.append((float(max(start, t0)), f"{source.name}: {label}", color))
             rows.append((source.name, solid))
         self.bands.set_bands(bands, y0, y1)
-        self._set_interval_rows(rows)
+        self.interval_track.set_rows(rows)
         markers: list[Marker] = []
         for k, source in enumerate(self._events):
             color = QColor(EVENT_COLORS[k % len(EVENT_COLORS)])
@@ -1288,31 +1284,6 @@ class TracePanel(Panel):
         if len(labels) <= MAX_LABELS:
             self._place_labels(sorted(labels, key=lambda item: item[0]), t0, t1, y1)
         self._request_raster()
-
-    def _show_interval_rows(self, n: int) -> None:
-        """Size the interval track for ``n`` rows (hidden when there are none)."""
-        self.interval_plot.setVisible(n > 0)
-        if n:
-            height = INTERVAL_ROW_PX * n + 4
-            self.interval_plot.setMinimumHeight(height)
-            self.interval_plot.setMaximumHeight(height)
-            self.interval_plot.setYRange(0.5 - n, 0.5, padding=0)
-
-    def _set_interval_rows(self, rows: list[tuple[str, list[Band]]]) -> None:
-        """One row of solid bars per shown interval table, named on the left."""
-        while len(self._interval_rows) < len(rows):
-            item = BandsItem()
-            self.interval_plot.addItem(item)
-            self._interval_rows.append(item)
-        for k, item in enumerate(self._interval_rows):
-            item.set_bands(rows[k][1] if k < len(rows) else [], -k - 0.38, -k + 0.38)
-        if self.interval_plot.isVisible() != bool(rows) or (
-            rows and self.interval_plot.maximumHeight() != INTERVAL_ROW_PX * len(rows) + 4
-        ):
-            self._show_interval_rows(len(rows))
-        self.interval_plot.getAxis("left").setTicks(
-            [[(-k, name) for k, (name, _) in enumerate(rows)], []]
-        )
 
     def _place_labels(
         self, labels: list[tuple[float, str, QColor]], t0: float, t1: float, y_top: float
