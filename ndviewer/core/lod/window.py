@@ -127,6 +127,27 @@ class _BinCache:
             self._bytes = 0
 
 
+@dataclass(frozen=True)
+class _Span:
+    """One request resolved to samples ``[i0, i1)`` and the channel block ``[c0, c1)``."""
+
+    t0: float
+    t1: float
+    i0: int
+    i1: int
+    c0: int
+    c1: int
+    channels: np.ndarray
+    max_columns: int
+
+    def pick(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The requested channels' columns out of the ``[c0, c1)`` block."""
+        channels = self.channels
+        if channels.size != self.c1 - self.c0 or np.any(np.diff(channels) != 1):
+            return lo[:, channels - self.c0], hi[:, channels - self.c0]
+        return lo, hi
+
+
 class TraceLod:
     """Level-of-detail reads of one time series (see the module docstring).
 
@@ -288,28 +309,19 @@ class TraceLod:
             raise NeedsPyramid(
                 f"{src.path}: {n} samples × {c1 - c0} channels need the overview pyramid"
             )
+        span = _Span(t0, t1, i0, i1, c0, c1, channels, max_columns)
         if not regular and level is None:
-            return self._fetch_timed(t0, t1, i0, i1, c0, c1, channels, max_columns, cancelled)
+            return self._fetch_timed(span, cancelled)
         if level is not None:
             # the whole-session view and the overview strip ask for the same pyramid window,
             # often at the same moment: compute it once
             key = (t0, t1, channels.tobytes(), max_columns)
-            return self._shared_window(
-                key,
-                lambda: self._envelope(t0, t1, i0, i1, c0, c1, channels, max_columns, spc, level),
-            )
-        return self._envelope(t0, t1, i0, i1, c0, c1, channels, max_columns, spc, level, cancelled)
+            return self._shared_window(key, lambda: self._envelope(span, spc, level))
+        return self._envelope(span, spc, level, cancelled)
 
     def _envelope(
         self,
-        t0: float,
-        t1: float,
-        i0: int,
-        i1: int,
-        c0: int,
-        c1: int,
-        channels: np.ndarray,
-        max_columns: int,
+        span: _Span,
         spc: int,
         level: int | None,
         cancelled: Callable[[], bool] | None = None,
@@ -317,13 +329,12 @@ class TraceLod:
         """Min/max columns of ``spc`` samples, from the pyramid level or the raw data."""
         src = self.source
         axis = src.time_axis
-        regular = axis.is_regular
-        first, lo, hi = self.bins(i0, i1, c0, c1, spc, level, cancelled)
-        if channels.size != c1 - c0 or np.any(np.diff(channels) != 1):
-            lo, hi = lo[:, channels - c0], hi[:, channels - c0]
+        t0, t1, channels, max_columns = span.t0, span.t1, span.channels, span.max_columns
+        first, lo, hi = self.bins(span.i0, span.i1, span.c0, span.c1, spc, level, cancelled)
+        lo, hi = span.pick(lo, hi)
         plo, phi = self._physical_minmax(lo, hi, channels)
         source = "raw" if level is None else f"pyramid L{level}"
-        if regular:
+        if axis.is_regular:
             rate = axis.rate
             col_t0 = axis.starting_time + first * spc / rate
             return TraceWindow(
@@ -372,20 +383,11 @@ class TraceLod:
         mine.set()
         return window
 
-    def _fetch_timed(
-        self,
-        t0: float,
-        t1: float,
-        i0: int,
-        i1: int,
-        c0: int,
-        c1: int,
-        channels: np.ndarray,
-        max_columns: int,
-        cancelled: Callable[[], bool] | None,
-    ) -> TraceWindow:
+    def _fetch_timed(self, span: _Span, cancelled: Callable[[], bool] | None) -> TraceWindow:
         """Exact per-column min/max of irregularly timed samples, unit by unit."""
         src = self.source
+        t0, t1, i0, i1, c0, c1 = span.t0, span.t1, span.i0, span.i1, span.c0, span.c1
+        channels, max_columns = span.channels, span.max_columns
         col_dt = (t1 - t0) / max_columns
         lo = np.full((max_columns, c1 - c0), np.nan)
         hi = np.full((max_columns, c1 - c0), np.nan)
@@ -403,8 +405,7 @@ class TraceLod:
             hi[cols, p - c0 : q - c0] = np.fmax(
                 hi[cols, p - c0 : q - c0], np.fmax.reduceat(values, runs, axis=0)
             )
-        if channels.size != c1 - c0 or np.any(np.diff(channels) != 1):
-            lo, hi = lo[:, channels - c0], hi[:, channels - c0]
+        lo, hi = span.pick(lo, hi)
         plo, phi = self._physical_minmax(lo, hi, channels)
         return TraceWindow(t0, t1, channels, "envelope", t0, col_dt, plo, phi, spc=0, source="raw")
 
