@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QLayout, QVBoxLayout, QWidget
 
 from ndviewer.core.catalog import Catalog
 from ndviewer.core.files import NwbFile
@@ -50,6 +50,23 @@ class Panel(QWidget):
         super().__init__(parent)
         self.context = context
         self.node = node
+
+    def lay_out_page(
+        self, controls: QLayout, body: QWidget, status: QLabel | None = None
+    ) -> QLabel:
+        """Controls on top, ``body`` taking the height, a grey status line beneath: the page
+        of the table, units and PSTH views. Returns the status label (``status`` or a new one).
+        """
+        if status is None:
+            status = QLabel()
+            status.setStyleSheet("color: #5d6d7e;")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+        layout.addLayout(controls)
+        layout.addWidget(body, 1)
+        layout.addWidget(status)
+        return status
 
     @classmethod
     def priority(cls, node: Node, catalog: Catalog) -> int:

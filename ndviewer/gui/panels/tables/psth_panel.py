@@ -250,14 +250,7 @@ class PsthPanel(Panel):
         splitter.addWidget(lower)
         splitter.setSizes([380, 300])
 
-        self.status_label = QLabel()
-        self.status_label.setStyleSheet("color: #5d6d7e;")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.setSpacing(4)
-        layout.addLayout(controls)
-        layout.addWidget(splitter, 1)
-        layout.addWidget(self.status_label)
+        self.status_label = self.lay_out_page(controls, splitter)
 
     # -- sources -----------------------------------------------------------------------------
     def index_ready(self, index: Any) -> None:

@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QTableView,
     QTextBrowser,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -198,12 +197,7 @@ class TablePanel(Panel):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([600, 140])
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.setSpacing(4)
-        layout.addLayout(bar)
-        layout.addWidget(splitter, 1)
-        layout.addWidget(self.status_label)
+        self.lay_out_page(bar, splitter, self.status_label)
         self._sized_columns = False
         self._update_status()
         for problem in table.problems:

@@ -255,14 +255,7 @@ class UnitsPanel(Panel):
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([700, 420])
 
-        self.status_label = QLabel()
-        self.status_label.setStyleSheet("color: #5d6d7e;")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.setSpacing(4)
-        layout.addLayout(bar)
-        layout.addWidget(splitter, 1)
-        layout.addWidget(self.status_label)
+        self.status_label = self.lay_out_page(bar, splitter)
 
     # -- order and pages ---------------------------------------------------------------------
     @property
