@@ -45,7 +45,7 @@ def _info(argv: Sequence[str]) -> int:
         summary, problems, notices = cached
     else:
         from ndviewer.core.errors import NdviewerError
-        from ndviewer.core.files import open_nwb
+        from ndviewer.core.model.files import open_nwb
         from ndviewer.core.nwb.summary import file_summary, typed_index
 
         try:
@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "info":
         return _info(argv[1:])
     if argv and argv[0] == "edit":
-        from ndviewer.core.batch_edit import main as edit_main
+        from ndviewer.core.edit.batch_edit import main as edit_main
 
         return edit_main(argv[1:])
     return _gui(argv)

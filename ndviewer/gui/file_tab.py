@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (
 )
 
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.files import NwbFile, open_nwb
-from ndviewer.core.nodes import Node
+from ndviewer.core.model.files import NwbFile, open_nwb
+from ndviewer.core.model.nodes import Node
+from ndviewer.core.model.registry import PanelChoice, default_registry
 from ndviewer.core.nwb.summary import typed_index
-from ndviewer.core.registry import PanelChoice, default_registry
 from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.filter_model import FilterResultsModel, match_entries
 from ndviewer.gui.panels.base import Panel, PanelContext

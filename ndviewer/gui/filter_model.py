@@ -7,8 +7,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
-from ndviewer.core.catalog import Catalog
-from ndviewer.core.index import FileIndex, IndexEntry
+from ndviewer.core.model.catalog import Catalog
+from ndviewer.core.model.index import FileIndex, IndexEntry
 from ndviewer.gui.tree_model import PATH_ROLE, format_shape
 
 

@@ -7,7 +7,7 @@ from functools import cache
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
 
-from ndviewer.core.families import Family
+from ndviewer.core.model.families import Family
 
 
 @cache

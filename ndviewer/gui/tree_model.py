@@ -14,10 +14,10 @@ from typing import Any
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from ndviewer.core.catalog import Catalog
-from ndviewer.core.families import BROKEN, DATASET, GROUP, LINK, Family, family_of
-from ndviewer.core.files import NwbFile
-from ndviewer.core.nodes import BROKEN_LINK, EXTERNAL_LINK, SOFT_LINK, Node
+from ndviewer.core.model.catalog import Catalog
+from ndviewer.core.model.families import BROKEN, DATASET, GROUP, LINK, Family, family_of
+from ndviewer.core.model.files import NwbFile
+from ndviewer.core.model.nodes import BROKEN_LINK, EXTERNAL_LINK, SOFT_LINK, Node
 from ndviewer.gui.icons import family_icon
 
 log = logging.getLogger(__name__)

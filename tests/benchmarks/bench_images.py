@@ -133,9 +133,9 @@ def measure(path: Path, quick: bool) -> dict:
     from PySide6.QtCore import QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from ndviewer.core.chunk_reader import ChunkReader
-    from ndviewer.core.files import open_nwb
-    from ndviewer.core.projections import compute_projections
+    from ndviewer.core.model.files import open_nwb
+    from ndviewer.core.signal.chunk_reader import ChunkReader
+    from ndviewer.core.signal.projections import compute_projections
     from ndviewer.core.time_cursor import TimeCursor
     from ndviewer.gui.panels.base import PanelContext
     from ndviewer.gui.panels.image_panel import ImagePanel

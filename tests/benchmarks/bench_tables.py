@@ -181,7 +181,7 @@ def _start_clock() -> float:
 def _qt_context(path: str):
     from PySide6.QtWidgets import QApplication
 
-    from ndviewer.core.files import open_nwb, register_filters
+    from ndviewer.core.model.files import open_nwb, register_filters
     from ndviewer.core.time_cursor import TimeCursor
     from ndviewer.gui.panels.base import PanelContext
     from ndviewer.gui.workers import WorkerPool
@@ -288,7 +288,7 @@ def child_units_raster(path: str, full: str) -> dict:
 
 
 def child_core_raster(path: str) -> dict:
-    from ndviewer.core.files import open_nwb, register_filters
+    from ndviewer.core.model.files import open_nwb, register_filters
     from ndviewer.core.nwb.units import UnitsTable
 
     register_filters()

@@ -267,7 +267,7 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
 
     app.collector = GuiThreadCollector(parent=app)  # as the application does
 
-    from ndviewer.core.files import open_nwb
+    from ndviewer.core.model.files import open_nwb
     from ndviewer.core.time_cursor import TimeCursor
     from ndviewer.gui.panels.base import PanelContext
     from ndviewer.gui.panels.trace_panel import TracePanel
@@ -348,7 +348,7 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
 
     import shutil
 
-    from ndviewer.core.index import cache_dir
+    from ndviewer.core.cache import cache_dir
 
     def forget_pyramids() -> None:
         shutil.rmtree(cache_dir() / "pyramids", ignore_errors=True)

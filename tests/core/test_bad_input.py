@@ -13,7 +13,7 @@ import h5py
 import pytest
 
 from ndviewer.core.errors import FileOpenError
-from ndviewer.core.files import open_nwb
+from ndviewer.core.model.files import open_nwb
 from ndviewer.core.nwb.summary import file_summary, typed_index
 from tests.core import foundation_fixtures as ff
 
@@ -27,8 +27,8 @@ AS_NOBODY = r"""
 import os, sys
 import argparse, contextlib, datetime, errno, hashlib, json, pickle, posixpath, tempfile
 import h5py, hdf5plugin, numpy, platformdirs
-import ndviewer.cli, ndviewer.core.cache, ndviewer.core.catalog, ndviewer.core.errors
-import ndviewer.core.files, ndviewer.core.index, ndviewer.core.nwb.summary, ndviewer.paths
+import ndviewer.cli, ndviewer.core.cache, ndviewer.core.model.catalog, ndviewer.core.errors
+import ndviewer.core.model.files, ndviewer.core.model.index, ndviewer.core.nwb.summary, ndviewer.paths
 uid, gid = int(sys.argv[1]), int(sys.argv[2])
 os.setgroups([])
 os.setgid(gid)

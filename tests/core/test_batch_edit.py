@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from ndviewer.core import batch_edit
-from ndviewer.core.edit import find_journal
+from ndviewer.core.edit import batch_edit
+from ndviewer.core.edit.transaction import find_journal
 from tests.core.edit_fixtures import checksums, pynwb_errors, pynwb_read, write_nwb
 
 
@@ -166,7 +166,7 @@ def test_empty_value_removes_an_optional_field(files):
 
 
 def test_interrupted_save_blocks_then_rollback_and_keep(files, capsys):
-    from ndviewer.core.edit import _write_journal
+    from ndviewer.core.edit.transaction import _write_journal
 
     path = files[1]
     _write_journal(path, [])  # as if a save had been interrupted

@@ -9,8 +9,8 @@ import warnings
 import h5py
 import pytest
 
-from ndviewer.core.catalog import BASE_NAMESPACES, fallback_catalog, load_catalog, version_key
-from ndviewer.core.files import open_nwb
+from ndviewer.core.model.catalog import BASE_NAMESPACES, fallback_catalog, load_catalog, version_key
+from ndviewer.core.model.files import open_nwb
 from ndviewer.paths import spec_dir
 
 TIMESERIES_CHAIN = ["TimeSeries", "NWBDataInterface", "NWBContainer", "Container"]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ndviewer.core.nwb.channel_qc import channel_qc, robust_spread
+from ndviewer.core.signal.channel_qc import channel_qc, robust_spread
 
 
 @pytest.fixture

@@ -10,7 +10,12 @@ import hdf5plugin
 import numpy as np
 import pytest
 
-from ndviewer.core.chunk_reader import ChunkReader, in_pool_thread, make_decode_pool, map_slabs
+from ndviewer.core.signal.chunk_reader import (
+    ChunkReader,
+    in_pool_thread,
+    make_decode_pool,
+    map_slabs,
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +49,7 @@ STACK = np.random.default_rng(1).integers(0, 60000, size=(7, 13, 11), dtype=np.u
 @pytest.mark.parametrize("inflate", ["default", "zlib"])
 def test_parallel_path_matches_h5py(tmp_path, pool, options, inflate, monkeypatch):
     if inflate == "zlib":  # the standard library path, whether or not isal is installed
-        monkeypatch.setattr("ndviewer.core.inflate._decompress", zlib.decompress)
+        monkeypatch.setattr("ndviewer.core.signal.inflate._decompress", zlib.decompress)
     f, ds = _make(tmp_path, data=STACK, **options)
     with f:
         reader = ChunkReader(ds, pool)

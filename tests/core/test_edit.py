@@ -15,9 +15,9 @@ import h5py
 import numpy as np
 import pytest
 
-from ndviewer.core import edit
-from ndviewer.core.catalog import load_catalog
-from ndviewer.core.edit import (
+from ndviewer.core.edit import transaction as edit
+from ndviewer.core.edit.forms import resolve_field, set_field
+from ndviewer.core.edit.transaction import (
     ABSENT,
     EditSession,
     GroupValue,
@@ -28,7 +28,7 @@ from ndviewer.core.edit import (
     find_journal,
 )
 from ndviewer.core.errors import EditError
-from ndviewer.core.forms import resolve_field, set_field
+from ndviewer.core.model.catalog import load_catalog
 from tests.core.edit_fixtures import (
     changed_keys,
     checksums,

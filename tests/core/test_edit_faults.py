@@ -14,7 +14,7 @@ import sys
 import h5py
 import pytest
 
-from ndviewer.core.edit import (
+from ndviewer.core.edit.transaction import (
     ABSENT,
     FAULT_ENV,
     GroupValue,
@@ -47,7 +47,7 @@ EDITS = {
 
 SAVE_SCRIPT = f"""
 import sys
-from ndviewer.core.edit import ABSENT, EditSession, GroupValue, Link, Location, ValueSpec
+from ndviewer.core.edit.transaction import ABSENT, EditSession, GroupValue, Link, Location, ValueSpec
 path = sys.argv[1]
 session = EditSession(path)
 session.apply([
@@ -65,7 +65,7 @@ print("saved")
 
 ROLLBACK_SCRIPT = """
 import sys
-from ndviewer.core.edit import rollback_journal
+from ndviewer.core.edit.transaction import rollback_journal
 rollback_journal(sys.argv[1])
 print("rolled back")
 """
@@ -192,7 +192,7 @@ def test_keeping_the_new_values_discards_the_journal(tmp_path, template):
     shutil.copy(template, path)
     assert run(SAVE_SCRIPT, path, "verified").returncode == -signal.SIGKILL
     with pytest.raises(EditError, match="earlier save was interrupted"):
-        from ndviewer.core.edit import check_writable
+        from ndviewer.core.edit.transaction import check_writable
 
         check_writable(path)
     discard_journal(path)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ndviewer.core.errors import FileOpenError, NdviewerError
-from ndviewer.core.files import FileIdentity, check_readable, open_h5, open_nwb
+from ndviewer.core.model.files import FileIdentity, check_readable, open_h5, open_nwb
 
 
 def test_open_nwb_is_read_only_and_closes(ecephys_file):

@@ -9,10 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from ndviewer.core.catalog import load_catalog
-from ndviewer.core.edit import ABSENT, EditSession, Link, Location
-from ndviewer.core.errors import EditError
-from ndviewer.core.forms import (
+from ndviewer.core.edit.forms import (
     OPTIONAL,
     RECOMMENDED,
     REQUIRED,
@@ -25,7 +22,10 @@ from ndviewer.core.forms import (
     resolve_field,
     set_field,
 )
-from ndviewer.core.validators import VALIDATORS
+from ndviewer.core.edit.transaction import ABSENT, EditSession, Link, Location
+from ndviewer.core.edit.validators import VALIDATORS
+from ndviewer.core.errors import EditError
+from ndviewer.core.model.catalog import load_catalog
 from tests.core.edit_fixtures import pynwb_read, write_nwb
 
 
@@ -316,7 +316,7 @@ def test_resolve_field_paths(full, no_subject):
 
 
 def test_parse_and_format():
-    from ndviewer.core.forms import FormField
+    from ndviewer.core.edit.forms import FormField
 
     text = FormField("x", "X", Location("/x"), "dataset")
     assert text.parse("  hello ") == "hello"

@@ -230,7 +230,7 @@ def test_frame_cache_is_bounded_and_reads_ahead():
 def test_queued_frame_reads_can_be_withdrawn(rate_file):
     import threading
 
-    from ndviewer.core.chunk_reader import ChunkReader, make_decode_pool
+    from ndviewer.core.signal.chunk_reader import ChunkReader, make_decode_pool
 
     pool = make_decode_pool(1)
     gate = threading.Event()

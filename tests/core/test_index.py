@@ -11,9 +11,9 @@ import h5py
 import numpy as np
 import pytest
 
-from ndviewer.core import index as index_module
-from ndviewer.core.files import FileIdentity, open_nwb
-from ndviewer.core.index import build_index, build_index_parallel, file_index
+from ndviewer.core.model import index as index_module
+from ndviewer.core.model.files import FileIdentity, open_nwb
+from ndviewer.core.model.index import build_index, build_index_parallel, file_index
 from ndviewer.core.nwb.summary import series_types
 from tests.core import foundation_fixtures as ff
 

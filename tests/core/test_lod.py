@@ -9,7 +9,8 @@ import h5py
 import numpy as np
 import pytest
 
-from ndviewer.core.lod import (
+from ndviewer.core.nwb.timeseries import TimeSeriesSource
+from ndviewer.core.signal.lod import (
     ArrayBlockReader,
     H5BlockReader,
     NeedsPyramid,
@@ -21,9 +22,8 @@ from ndviewer.core.lod import (
     pyramid_levels,
     rebin_by_time,
 )
-from ndviewer.core.lod.blocks import unit_pool
-from ndviewer.core.lod.decimate import empty_minmax, merge_into
-from ndviewer.core.nwb.timeseries import TimeSeriesSource
+from ndviewer.core.signal.lod.blocks import unit_pool
+from ndviewer.core.signal.lod.decimate import empty_minmax, merge_into
 
 
 def reference_bins(data: np.ndarray, start: int, spc: int) -> tuple[int, np.ndarray, np.ndarray]:

@@ -6,8 +6,8 @@ import h5py
 import numpy as np
 import pytest
 
-from ndviewer.core.files import open_nwb
-from ndviewer.core.nodes import BROKEN_LINK, DATASET, EXTERNAL_LINK, GROUP, SOFT_LINK
+from ndviewer.core.model.files import open_nwb
+from ndviewer.core.model.nodes import BROKEN_LINK, DATASET, EXTERNAL_LINK, GROUP, SOFT_LINK
 from tests.core import foundation_fixtures as ff
 
 

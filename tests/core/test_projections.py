@@ -6,8 +6,8 @@ import h5py
 import numpy as np
 import pytest
 
-from ndviewer.core.chunk_reader import ChunkReader, make_decode_pool
-from ndviewer.core.projections import compute_projections
+from ndviewer.core.signal.chunk_reader import ChunkReader, make_decode_pool
+from ndviewer.core.signal.projections import compute_projections
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_volumetric_stack(tmp_path, pool):
 
 
 def test_progress_and_cancel(tmp_path, pool, monkeypatch):
-    monkeypatch.setattr("ndviewer.core.projections.SLAB_BYTES", 2 * 4 * 4 * 2)  # 2 frames
+    monkeypatch.setattr("ndviewer.core.signal.projections.SLAB_BYTES", 2 * 4 * 4 * 2)  # 2 frames
     stack = np.arange(20 * 4 * 4, dtype=np.uint16).reshape(20, 4, 4)
     handle, reader = _reader(tmp_path, stack, pool, chunks=(1, 4, 4), compression="gzip")
     seen = []

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from ndviewer.core.catalog import fallback_catalog
-from ndviewer.core.files import open_nwb
-from ndviewer.core.registry import PanelChoice, PanelEntry, PanelRegistry, default_registry
+from ndviewer.core.model.catalog import fallback_catalog
+from ndviewer.core.model.files import open_nwb
+from ndviewer.core.model.registry import PanelChoice, PanelEntry, PanelRegistry, default_registry
 from ndviewer.paths import spec_dir
 
 TRACE = "panels.trace:TracePanel"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ndviewer.core.spectral import hann, spectrogram, welch_psd
+from ndviewer.core.signal.spectral import hann, spectrogram, welch_psd
 
 
 def reference_welch(x: np.ndarray, fs: float, nperseg: int, noverlap: int) -> np.ndarray:

@@ -6,8 +6,8 @@ import h5py
 import numpy as np
 import pytest
 
-from ndviewer.core.files import open_nwb
-from ndviewer.core.index import SeriesFacts
+from ndviewer.core.model.files import open_nwb
+from ndviewer.core.model.index import SeriesFacts
 from ndviewer.core.nwb.summary import (
     file_summary,
     general_info,

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.lod import TraceLod
 from ndviewer.core.nwb.timeseries import (
     RegularTimeAxis,
     SampledTimeAxis,
     TimeSeriesSource,
     si_prefix,
 )
+from ndviewer.core.signal.lod import TraceLod
 from tests.core.traces_fixtures import RATE, write_traces_nwb
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ndviewer.core.trace_raster import (
+from ndviewer.core.signal.trace_raster import (
     LaneLayout,
     rasterize_envelope,
     rasterize_trains,

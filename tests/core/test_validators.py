@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ndviewer.core import validators as v
+from ndviewer.core.edit import validators as v
 
 
 @pytest.mark.parametrize(

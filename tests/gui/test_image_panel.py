@@ -10,8 +10,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
-from ndviewer.core.files import open_nwb
-from ndviewer.core.registry import default_registry
+from ndviewer.core.model.files import open_nwb
+from ndviewer.core.model.registry import default_registry
 from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.panels.base import PanelContext
 from ndviewer.gui.panels.image_panel import ImagePanel

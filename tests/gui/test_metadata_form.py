@@ -12,9 +12,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from ndviewer.core.edit import ABSENT, Link, Location, _write_journal, find_journal
-from ndviewer.core.files import open_nwb
-from ndviewer.core.registry import default_registry
+from ndviewer.core.edit.transaction import ABSENT, Link, Location, _write_journal, find_journal
+from ndviewer.core.model.files import open_nwb
+from ndviewer.core.model.registry import default_registry
 from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.forms.field_widgets import DateTimeDialog, DurationDialog, duration_text
 from ndviewer.gui.forms.metadata_form import SESSION_KEY, MetadataFormPanel

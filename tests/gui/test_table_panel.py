@@ -11,9 +11,9 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt, QUrl
 from PySide6.QtGui import QGuiApplication
 
-from ndviewer.core.files import open_nwb
+from ndviewer.core.model.files import open_nwb
+from ndviewer.core.model.registry import default_registry
 from ndviewer.core.nwb.tables import Table, table_tsv
-from ndviewer.core.registry import default_registry
 from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.panels.base import PanelContext
 from ndviewer.gui.panels.tables.table_model import BLOCK_ROWS, LOADING_TEXT, VALUE_ROLE

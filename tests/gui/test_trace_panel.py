@@ -13,10 +13,10 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from ndviewer.core.files import open_nwb
-from ndviewer.core.lod import TraceLod, build_pyramid, minmax_bins
+from ndviewer.core.model.files import open_nwb
+from ndviewer.core.model.registry import default_registry
 from ndviewer.core.nwb.timeseries import TimeSeriesSource
-from ndviewer.core.registry import default_registry
+from ndviewer.core.signal.lod import TraceLod, build_pyramid, minmax_bins
 from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.panels.base import PanelContext
 from ndviewer.gui.panels.trace_panel import TracePanel

@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 
-from ndviewer.core.files import open_nwb
+from ndviewer.core.model.files import open_nwb
 from ndviewer.core.nwb.units import FIRING_RATE, SPIKE_COUNT
 from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.panels.base import PanelContext

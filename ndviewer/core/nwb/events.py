@@ -25,8 +25,8 @@ import h5py
 import numpy as np
 
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.nodes import h5_object
-from ndviewer.core.values import decode_text, decode_value
+from ndviewer.core.model.nodes import h5_object
+from ndviewer.core.model.values import decode_text, decode_value
 
 __all__ = [
     "EventBatch",

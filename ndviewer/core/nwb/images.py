@@ -30,9 +30,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ndviewer.core.chunk_reader import ChunkReader, shared_decode_pool
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.values import decode_value
+from ndviewer.core.model.values import decode_value
+from ndviewer.core.signal.chunk_reader import ChunkReader, shared_decode_pool
 
 
 class ImageDataError(NdviewerError):

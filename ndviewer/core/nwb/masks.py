@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.values import decode_value
+from ndviewer.core.model.values import decode_value
 
 MASK_COLUMNS = ("pixel_mask", "voxel_mask", "image_mask")
 

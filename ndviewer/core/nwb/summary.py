@@ -11,9 +11,9 @@ from typing import Any
 
 import h5py
 
-from ndviewer.core.files import NwbFile
-from ndviewer.core.index import FileIndex, SeriesFacts, file_index
-from ndviewer.core.values import decode_value
+from ndviewer.core.model.files import NwbFile
+from ndviewer.core.model.index import FileIndex, SeriesFacts, file_index
+from ndviewer.core.model.values import decode_value
 
 SESSION_FIELDS = ("session_description", "identifier", "session_start_time")
 GENERAL_FIELDS = (

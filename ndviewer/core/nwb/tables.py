@@ -27,8 +27,8 @@ import h5py
 import numpy as np
 
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.nodes import read_type_attrs
-from ndviewer.core.values import decode_text, decode_value
+from ndviewer.core.model.nodes import read_type_attrs
+from ndviewer.core.model.values import decode_text, decode_value
 
 #: Element kinds a column can hold (what one value inside a cell is).
 NUMBER = "number"

@@ -12,7 +12,7 @@ RoiResponseSeries, SpatialSeries, extension series...), read lazily from the fil
 - 1-D (one channel), 2-D and higher (trailing dimensions flattened into channels) data, NaN
   and empty series.
 
-Bulk samples are read through :mod:`ndviewer.core.lod.blocks`, one storage-aligned unit at a
+Bulk samples are read through :mod:`ndviewer.core.signal.lod.blocks`, one storage-aligned unit at a
 time.
 """
 
@@ -26,9 +26,9 @@ import h5py
 import numpy as np
 
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.lod.blocks import ArrayBlockReader, H5BlockReader
-from ndviewer.core.nodes import h5_object
-from ndviewer.core.values import decode_text, decode_value
+from ndviewer.core.model.nodes import h5_object
+from ndviewer.core.model.values import decode_text, decode_value
+from ndviewer.core.signal.lod.blocks import ArrayBlockReader, H5BlockReader
 
 __all__ = [
     "Channel",
@@ -294,7 +294,7 @@ class TimeSeriesSource:
     time_source : str
         ``"rate"``, ``"timestamps"`` or ``"index"`` (no time information: sample numbers).
     reader
-        The block reader over ``data`` used by :mod:`ndviewer.core.lod`.
+        The block reader over ``data`` used by :mod:`ndviewer.core.signal.lod`.
     """
 
     def __init__(self, group: Any) -> None:

@@ -37,8 +37,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ndviewer.core.edit import ABSENT, Link
-from ndviewer.core.forms import FormField
+from ndviewer.core.edit.forms import FormField
+from ndviewer.core.edit.transaction import ABSENT, Link
 
 DURATION_UNITS = (("days", "D"), ("weeks", "W"), ("months", "M"), ("years", "Y"))
 

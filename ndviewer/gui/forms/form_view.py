@@ -25,9 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ndviewer.core.edit import ABSENT, EditSession
-from ndviewer.core.errors import NdviewerError
-from ndviewer.core.forms import (
+from ndviewer.core.edit.forms import (
     OPTIONAL,
     RECOMMENDED,
     REQUIRED,
@@ -41,6 +39,8 @@ from ndviewer.core.forms import (
     new_object_form,
     set_field,
 )
+from ndviewer.core.edit.transaction import ABSENT, EditSession
+from ndviewer.core.errors import NdviewerError
 from ndviewer.gui.forms.field_widgets import make_editor
 
 BADGE_STYLE = {

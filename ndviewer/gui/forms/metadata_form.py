@@ -34,12 +34,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ndviewer.core.catalog import Catalog
-from ndviewer.core.edit import EditSession, find_journal
+from ndviewer.core.edit.forms import build_form
+from ndviewer.core.edit.transaction import EditSession, find_journal
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.files import open_h5
-from ndviewer.core.forms import build_form
-from ndviewer.core.nodes import DATASET, GROUP, Node
+from ndviewer.core.model.catalog import Catalog
+from ndviewer.core.model.files import open_h5
+from ndviewer.core.model.nodes import DATASET, GROUP, Node
 from ndviewer.gui.forms.form_view import FormView, first_sentence, structure_key
 from ndviewer.gui.forms.recovery import JournalBanner
 from ndviewer.gui.panels.base import Panel, PanelContext

@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 
 from PySide6.QtWidgets import QLabel, QLayout, QVBoxLayout, QWidget
 
-from ndviewer.core.catalog import Catalog
-from ndviewer.core.files import NwbFile
-from ndviewer.core.nodes import Node
+from ndviewer.core.model.catalog import Catalog
+from ndviewer.core.model.files import NwbFile
+from ndviewer.core.model.nodes import Node
 from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.workers import WorkerPool
 

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from PySide6.QtWidgets import QWidget
 
-from ndviewer.core.catalog import Catalog
-from ndviewer.core.nodes import BROKEN_LINK, Node
+from ndviewer.core.model.catalog import Catalog
+from ndviewer.core.model.nodes import BROKEN_LINK, Node
 from ndviewer.gui.html_style import PAGE_CSS
 from ndviewer.gui.panels.base import PanelContext
 from ndviewer.gui.panels.html_panel import HtmlPanel

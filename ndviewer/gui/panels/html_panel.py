@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
-from ndviewer.core.nodes import Node
+from ndviewer.core.model.nodes import Node
 from ndviewer.gui.panels.base import Panel, PanelContext
 
 

@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ndviewer.core.catalog import Catalog
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.nodes import Node
+from ndviewer.core.model.catalog import Catalog
+from ndviewer.core.model.nodes import Node
 from ndviewer.core.nwb.images import (
     ImageSource,
     SeriesSource,
@@ -46,7 +46,7 @@ from ndviewer.core.nwb.masks import (
     find_roi_traces,
     load_roi_masks,
 )
-from ndviewer.core.projections import compute_projections
+from ndviewer.core.signal.projections import compute_projections
 from ndviewer.gui.panels.base import Panel, PanelContext
 from ndviewer.gui.panels.images.canvas import ImageCanvas
 from ndviewer.gui.panels.images.contrast import (

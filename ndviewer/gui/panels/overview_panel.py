@@ -12,8 +12,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QWidget
 
-from ndviewer.core.files import NwbFile
-from ndviewer.core.nodes import Node
+from ndviewer.core.model.files import NwbFile
+from ndviewer.core.model.nodes import Node
 from ndviewer.core.nwb.summary import general_info, session_info, subject_info
 from ndviewer.gui.html_style import PAGE_CSS
 from ndviewer.gui.panels.base import PanelContext

@@ -46,12 +46,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ndviewer.core.catalog import Catalog
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.files import FileIdentity
-from ndviewer.core.lod import NeedsPyramid, PyramidStore, TraceLod, pyramid_levels
-from ndviewer.core.nodes import Node
-from ndviewer.core.nwb.channel_qc import ChannelQC, channel_qc
+from ndviewer.core.model.catalog import Catalog
+from ndviewer.core.model.files import FileIdentity
+from ndviewer.core.model.nodes import Node
 from ndviewer.core.nwb.events import (
     EventSource,
     IntervalSource,
@@ -59,8 +57,10 @@ from ndviewer.core.nwb.events import (
     find_time_overlays,
 )
 from ndviewer.core.nwb.timeseries import TimeSeriesSource, si_prefix
+from ndviewer.core.signal.channel_qc import ChannelQC, channel_qc
+from ndviewer.core.signal.lod import NeedsPyramid, PyramidStore, TraceLod, pyramid_levels
+from ndviewer.core.signal.trace_raster import LaneLayout, rasterize_envelope, samples_to_columns
 from ndviewer.core.time_cursor import TimeCursor
-from ndviewer.core.trace_raster import LaneLayout, rasterize_envelope, samples_to_columns
 from ndviewer.gui.panels.base import Panel, PanelContext
 from ndviewer.gui.panels.traces.frames import (
     Frame,

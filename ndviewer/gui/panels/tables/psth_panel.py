@@ -34,9 +34,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ndviewer.core.catalog import Catalog
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.nodes import Node, read_type_attrs
+from ndviewer.core.model.catalog import Catalog
+from ndviewer.core.model.nodes import Node, read_type_attrs
 from ndviewer.core.nwb.alignment import (
     AlignedEvents,
     Psth,

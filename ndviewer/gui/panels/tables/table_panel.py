@@ -36,9 +36,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ndviewer.core.catalog import Catalog
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.nodes import Node
+from ndviewer.core.model.catalog import Catalog
+from ndviewer.core.model.nodes import Node
 from ndviewer.core.nwb.tables import (
     JumpTarget,
     Table,

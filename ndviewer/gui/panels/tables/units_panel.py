@@ -35,9 +35,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ndviewer.core.catalog import Catalog
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.nodes import Node
+from ndviewer.core.model.catalog import Catalog
+from ndviewer.core.model.nodes import Node
 from ndviewer.core.nwb.tables import Table, format_value
 from ndviewer.core.nwb.units import FIRING_RATE, IsiHistogram, RateCurve, UnitsTable
 from ndviewer.gui.panels.base import Panel, PanelContext

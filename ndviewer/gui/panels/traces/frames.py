@@ -1,8 +1,8 @@
 """What a worker thread computes for one picture of the trace panel (no Qt here).
 
 A :class:`FrameRequest` is everything that decides the pixels: window, channels, pixel size
-and lane geometry. :func:`render_frame` reads through :class:`~ndviewer.core.lod.TraceLod`,
-rasterises with :mod:`ndviewer.core.trace_raster` and returns a :class:`Frame` the GUI only
+and lane geometry. :func:`render_frame` reads through :class:`~ndviewer.core.signal.lod.TraceLod`,
+rasterises with :mod:`ndviewer.core.signal.trace_raster` and returns a :class:`Frame` the GUI only
 has to wrap in a QImage. Requests are hashable, so finished frames can be cached and the
 neighbouring pages rendered ahead of time.
 """
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ndviewer.core.lod import TraceLod
 from ndviewer.core.nwb.events import SpikeTrainSource
-from ndviewer.core.trace_raster import (
+from ndviewer.core.signal.lod import TraceLod
+from ndviewer.core.signal.trace_raster import (
     LaneLayout,
     rasterize_envelope,
     rasterize_trains,

@@ -1,6 +1,6 @@
 """Spectra of the visible window: Welch PSD per channel and a spectrogram of one channel.
 
-The numbers come from :mod:`ndviewer.core.spectral`, computed on a worker thread by
+The numbers come from :mod:`ndviewer.core.signal.spectral`, computed on a worker thread by
 :func:`compute_spectra`; this widget only draws them.
 """
 
@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ndviewer.core.nwb.timeseries import TimeSeriesSource
-from ndviewer.core.spectral import spectrogram, welch_psd
+from ndviewer.core.signal.spectral import spectrogram, welch_psd
 
 __all__ = ["SpectraResult", "SpectralView", "compute_spectra"]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import h5py
 
-from ndviewer.core.values import decode_text
+from ndviewer.core.model.values import decode_text
 
 SPEC_GROUP = "specifications"
 # Namespaces that everything else builds on: loaded first so that their types win name clashes.

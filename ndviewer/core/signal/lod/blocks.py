@@ -26,7 +26,7 @@ from typing import Protocol
 import h5py
 import numpy as np
 
-from ndviewer.core.inflate import inflate
+from ndviewer.core.signal.inflate import inflate
 
 __all__ = [
     "ArrayBlockReader",

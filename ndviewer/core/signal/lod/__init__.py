@@ -8,10 +8,21 @@ than pixels.
   samples, a pyramid level or decimated raw data, with a bounded cache of decimated units.
 """
 
-from ndviewer.core.lod.blocks import ArrayBlockReader, BlockReader, H5BlockReader, open_block_reader
-from ndviewer.core.lod.decimate import bin_range, combine_bins, merge_into, minmax_bins, reduce_bins
-from ndviewer.core.lod.pyramid import Pyramid, PyramidStore, build_pyramid, pyramid_levels
-from ndviewer.core.lod.window import (
+from ndviewer.core.signal.lod.blocks import (
+    ArrayBlockReader,
+    BlockReader,
+    H5BlockReader,
+    open_block_reader,
+)
+from ndviewer.core.signal.lod.decimate import (
+    bin_range,
+    combine_bins,
+    merge_into,
+    minmax_bins,
+    reduce_bins,
+)
+from ndviewer.core.signal.lod.pyramid import Pyramid, PyramidStore, build_pyramid, pyramid_levels
+from ndviewer.core.signal.lod.window import (
     FetchCancelled,
     NeedsPyramid,
     TraceLod,

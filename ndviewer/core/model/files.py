@@ -17,6 +17,8 @@ import h5py
 
 from ndviewer.core.cache import FileIdentity
 from ndviewer.core.errors import FileOpenError
+from ndviewer.core.model.nodes import Node, node_at
+from ndviewer.core.model.values import decode_value
 
 __all__ = ["FileIdentity", "NwbFile", "check_readable", "open_h5", "open_nwb"]
 
@@ -113,22 +115,18 @@ class NwbFile:
 
     @cached_property
     def catalog(self):  # -> Catalog (imported lazily to keep open_nwb fast)
-        from ndviewer.core.catalog import load_catalog
+        from ndviewer.core.model.catalog import load_catalog
 
         catalog = load_catalog(self.h5, source_name=str(self.path))
         self.problems.extend(catalog.problems)
         return catalog
 
     @cached_property
-    def root(self):  # -> Node
-        from ndviewer.core.nodes import Node
-
+    def root(self) -> Node:
         return Node(self, "/", "")
 
-    def node(self, path: str):
+    def node(self, path: str) -> Node:
         """The node at ``path``; raises ``KeyError`` if there is none."""
-        from ndviewer.core.nodes import node_at
-
         return node_at(self, path)
 
     @property
@@ -138,8 +136,6 @@ class NwbFile:
 
     @property
     def nwb_version(self) -> str | None:
-        from ndviewer.core.values import decode_value
-
         value = self.h5.attrs.get("nwb_version")
         return None if value is None else str(decode_value(value))
 

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from functools import cache
 
-from ndviewer.core.catalog import Catalog
+from ndviewer.core.model.catalog import Catalog
 
 
 @dataclass(frozen=True)

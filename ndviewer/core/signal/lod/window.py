@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ndviewer.core.lod.blocks import unit_pool
-from ndviewer.core.lod.decimate import combine_bins, empty_minmax, merge_into, minmax_bins
-from ndviewer.core.lod.pyramid import Pyramid
+from ndviewer.core.signal.lod.blocks import unit_pool
+from ndviewer.core.signal.lod.decimate import combine_bins, empty_minmax, merge_into, minmax_bins
+from ndviewer.core.signal.lod.pyramid import Pyramid
 
 __all__ = ["FetchCancelled", "NeedsPyramid", "TraceLod", "TraceWindow"]
 

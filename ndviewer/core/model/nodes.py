@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import h5py
 import numpy as np
 
-from ndviewer.core.values import decode_value, describe_dtype
+from ndviewer.core.model.values import decode_value, describe_dtype
 
-if TYPE_CHECKING:
-    from ndviewer.core.files import NwbFile
+
+class OpenFile(Protocol):
+    """What a node needs of its file: the open handle. ``files.NwbFile`` is one; the protocol
+    keeps ``nodes`` below ``files`` (files builds the tree, nodes never import files)."""
+
+    h5: h5py.File
+
 
 GROUP = "group"
 DATASET = "dataset"
@@ -91,7 +96,7 @@ class Node:
 
     __slots__ = ("file", "path", "name", "_details", "_child_names", "_children")
 
-    def __init__(self, file: NwbFile, path: str, name: str) -> None:
+    def __init__(self, file: OpenFile, path: str, name: str) -> None:
         self.file = file
         self.path = path
         self.name = name
@@ -316,7 +321,7 @@ def h5_object(obj: Any) -> Any:
     return getter() if callable(getter) else obj
 
 
-def node_at(file: NwbFile, path: str) -> Node:
+def node_at(file: OpenFile, path: str) -> Node:
     """Walk from the root to ``path``, re-using already created nodes."""
     node = file.root
     for part in [p for p in path.split("/") if p]:

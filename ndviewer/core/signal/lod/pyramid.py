@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ndviewer.core.lod.blocks import BlockReader, unit_pool
-from ndviewer.core.lod.decimate import combine_bins, empty_minmax, merge_into, minmax_bins
+from ndviewer.core.signal.lod.blocks import BlockReader, unit_pool
+from ndviewer.core.signal.lod.decimate import combine_bins, empty_minmax, merge_into, minmax_bins
 
 __all__ = [
     "BASE_LEVEL",
@@ -301,7 +301,7 @@ class PyramidStore:
 
     def __init__(self, root: Path | None = None, max_bytes: int = 20 << 30) -> None:
         if root is None:
-            from ndviewer.core.index import cache_dir
+            from ndviewer.core.cache import cache_dir
 
             root = cache_dir() / "pyramids"
         self.root = Path(root)

@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import h5py
 import numpy as np
 
-from ndviewer.core.inflate import inflate
+from ndviewer.core.signal.inflate import inflate
 
 #: HDF5 filter identifiers this module decodes itself.
 FILTER_DEFLATE = 1

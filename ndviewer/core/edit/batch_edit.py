@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from ndviewer.core.edit import (
+from ndviewer.core.edit.forms import FormField, resolve_field, set_field
+from ndviewer.core.edit.transaction import (
     ABSENT,
     EditSession,
     check_writable,
@@ -29,8 +30,7 @@ from ndviewer.core.edit import (
     rollback_journal,
 )
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.files import open_nwb
-from ndviewer.core.forms import FormField, resolve_field, set_field
+from ndviewer.core.model.files import open_nwb
 
 EXIT_OK, EXIT_WRITE_FAILED, EXIT_INVALID = 0, 1, 2
 

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from ndviewer.core import validators
-from ndviewer.core.catalog import Catalog, FieldSpec
-from ndviewer.core.edit import (
+from ndviewer.core.edit import validators
+from ndviewer.core.edit.transaction import (
     ABSENT,
     Edit,
     EditSession,
@@ -33,6 +32,7 @@ from ndviewer.core.edit import (
     check_value,
 )
 from ndviewer.core.errors import EditError
+from ndviewer.core.model.catalog import Catalog, FieldSpec
 
 REQUIRED, RECOMMENDED, OPTIONAL = "required", "recommended", "optional"
 EDITABLE_FAMILIES = {"text", "ascii", "datetime", "float", "int", "bool"}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from ndviewer.core.catalog import Catalog
+from ndviewer.core.model.catalog import Catalog
 
 
 @dataclass(frozen=True)

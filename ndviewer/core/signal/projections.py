@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ndviewer.core.chunk_reader import ChunkReader, map_slabs
+from ndviewer.core.signal.chunk_reader import ChunkReader, map_slabs
 
 #: Projection kinds understood by :func:`compute_projections`.
 PROJECTION_KINDS = ("mean", "max", "min", "std")

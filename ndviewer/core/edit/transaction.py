@@ -47,9 +47,9 @@ try:  # POSIX advisory locks, the same HDF5 uses (see _Writer)
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-from ndviewer.core import validators
+from ndviewer.core.edit import validators
 from ndviewer.core.errors import EditError
-from ndviewer.core.values import decode_text, decode_value
+from ndviewer.core.model.values import decode_text, decode_value
 
 JOURNAL_SUFFIX = ".ndviewer-journal"
 JOURNAL_FORMAT = "ndviewer-edit-journal"

@@ -18,8 +18,7 @@ import h5py
 import numpy as np
 
 from ndviewer.core import cache
-from ndviewer.core.cache import cache_dir  # noqa: F401  (kept for callers)
-from ndviewer.core.files import FileIdentity
+from ndviewer.core.model.files import FileIdentity
 
 INDEX_FORMAT = 3
 _TYPE_ATTR = b"neurodata_type"
@@ -314,7 +313,7 @@ _worker_file: h5py.File | None = None
 
 def _walk_units(path: str, units: list[str], series_types: frozenset[str]):
     global _worker_file
-    from ndviewer.core.files import register_filters
+    from ndviewer.core.model.files import register_filters
 
     register_filters()
     if _worker_file is None or _worker_file.filename != path:
