@@ -53,7 +53,11 @@ test: sysdeps $(STAMP)
 	$(BIN)/lint-imports
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
 
+# mkfs.xfs: bench_save measures the copy-on-write clone path on a loop-mounted XFS image (root).
+BENCH_SYSTEM_PACKAGES := xfsprogs
+
 bench: sysdeps $(STAMP)
+	@$(MAKE) --no-print-directory sysdeps SYSTEM_PACKAGES="$(BENCH_SYSTEM_PACKAGES)"
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	QT_QPA_PLATFORM=offscreen $(BIN)/python tests/benchmarks/run_all.py $(BENCH_ARGS)
 

@@ -40,6 +40,7 @@ def _info(argv: Sequence[str]) -> int:
         help="rebuild the index instead of using the persisted one",
     )
     args = parser.parse_args(argv)
+    _remove_save_leftovers(args.file)
     cached = None if args.no_cache else _cached_info(args.file)
     if cached is not None:
         summary, problems, notices = cached
@@ -82,6 +83,14 @@ def _info(argv: Sequence[str]) -> int:
         more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
         return _fail(problems[0] + more)
     return 0
+
+
+def _remove_save_leftovers(path: str) -> None:
+    """Delete the hidden copy a killed save left next to ``path`` (never the file itself)."""
+    from ndviewer.core.edit.atomic_save import remove_leftovers
+
+    for leftover in remove_leftovers(path):
+        print(f"ndviewer: removed {leftover}, left by an interrupted save", file=sys.stderr)
 
 
 def _cached_info(path: str) -> tuple[dict, list[str], list[str]] | None:

@@ -157,9 +157,13 @@ class MainWindow(QMainWindow):
                 self.tabs.setCurrentIndex(i)
                 return tab
         if Path(resolved).is_file():
+            from ndviewer.core.edit.atomic_save import remove_leftovers
             from ndviewer.gui.forms.recovery import offer_journal_recovery
 
-            offer_journal_recovery(self, resolved)  # a save of this file was interrupted
+            # A killed save leaves only its hidden copy (the file itself is old or new): tidy it.
+            for leftover in remove_leftovers(resolved):
+                log.info("removed %s, left by a save that was interrupted", leftover)
+            offer_journal_recovery(self, resolved)  # an older version's in-place save
         tab = FileTab(resolved, self.pool, self.tabs)
         tab.tree_shown.connect(self._on_tree_shown)
         tab.open_failed.connect(self._on_open_failed)

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from ndviewer.core.edit import batch_edit
-from ndviewer.core.edit.transaction import find_journal
+from ndviewer.core.edit.journal import find_journal
 from tests.core.edit_fixtures import checksums, pynwb_errors, pynwb_read, write_nwb
 
 
@@ -166,10 +166,10 @@ def test_empty_value_removes_an_optional_field(files):
 
 
 def test_interrupted_save_blocks_then_rollback_and_keep(files, capsys):
-    from ndviewer.core.edit.transaction import _write_journal
+    from ndviewer.core.edit.journal import write_journal
 
     path = files[1]
-    _write_journal(path, [])  # as if a save had been interrupted
+    write_journal(path, [])  # as if a save had been interrupted
     before = checksums(path)
     assert run([path, "--set", "general/lab=X"])[0] == 1
     assert "earlier save was interrupted" in capsys.readouterr().err
@@ -177,7 +177,7 @@ def test_interrupted_save_blocks_then_rollback_and_keep(files, capsys):
     status, out = run([path, "--rollback"])
     assert status == 0 and "restored 0 value(s)" in out
     assert find_journal(path) is None
-    _write_journal(path, [])
+    write_journal(path, [])
     status, out = run([path, "--keep"])
     assert status == 0 and "kept the values" in out
     assert find_journal(path) is None

@@ -22,7 +22,8 @@ from ndviewer.core.edit.forms import (
     resolve_field,
     set_field,
 )
-from ndviewer.core.edit.transaction import ABSENT, EditSession, Link, Location
+from ndviewer.core.edit.states import ABSENT, Link, Location
+from ndviewer.core.edit.transaction import EditSession
 from ndviewer.core.edit.validators import VALIDATORS
 from ndviewer.core.errors import EditError
 from ndviewer.core.model.catalog import load_catalog

@@ -21,14 +21,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ndviewer.core.edit.forms import FormField, resolve_field, set_field
-from ndviewer.core.edit.transaction import (
-    ABSENT,
-    EditSession,
-    check_writable,
-    discard_journal,
-    find_journal,
-    rollback_journal,
-)
+from ndviewer.core.edit.journal import discard_journal, find_journal, rollback_journal
+from ndviewer.core.edit.states import ABSENT
+from ndviewer.core.edit.transaction import EditSession, check_writable
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.model.files import open_nwb
 

@@ -21,16 +21,8 @@ from functools import cache
 from typing import Any
 
 from ndviewer.core.edit import validators
-from ndviewer.core.edit.transaction import (
-    ABSENT,
-    Edit,
-    EditSession,
-    GroupValue,
-    Link,
-    Location,
-    ValueSpec,
-    check_value,
-)
+from ndviewer.core.edit.states import ABSENT, GroupValue, Link, Location, ValueSpec, check_value
+from ndviewer.core.edit.transaction import Edit, EditSession
 from ndviewer.core.errors import EditError
 from ndviewer.core.model.catalog import Catalog, FieldSpec
 

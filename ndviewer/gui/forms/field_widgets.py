@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from ndviewer.core.edit.forms import FormField
-from ndviewer.core.edit.transaction import ABSENT, Link
+from ndviewer.core.edit.states import ABSENT, Link
 
 DURATION_UNITS = (("days", "D"), ("weeks", "W"), ("months", "M"), ("years", "Y"))
 

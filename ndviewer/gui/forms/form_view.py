@@ -39,7 +39,8 @@ from ndviewer.core.edit.forms import (
     new_object_form,
     set_field,
 )
-from ndviewer.core.edit.transaction import ABSENT, EditSession
+from ndviewer.core.edit.states import ABSENT
+from ndviewer.core.edit.transaction import EditSession
 from ndviewer.core.errors import NdviewerError
 from ndviewer.gui.forms.field_widgets import make_editor
 

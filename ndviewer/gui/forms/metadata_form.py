@@ -35,13 +35,15 @@ from PySide6.QtWidgets import (
 )
 
 from ndviewer.core.edit.forms import build_form
-from ndviewer.core.edit.transaction import EditSession, find_journal
+from ndviewer.core.edit.journal import find_journal
+from ndviewer.core.edit.transaction import EditSession
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.model.catalog import Catalog
 from ndviewer.core.model.files import open_h5
 from ndviewer.core.model.nodes import DATASET, GROUP, Node
 from ndviewer.gui.forms.form_view import FormView, first_sentence, structure_key
 from ndviewer.gui.forms.recovery import JournalBanner
+from ndviewer.gui.forms.save_progress import run_save_with_progress
 from ndviewer.gui.panels.base import Panel, PanelContext
 
 log = logging.getLogger(__name__)
@@ -269,7 +271,20 @@ class MetadataFormPanel(Panel):
             if box.exec() != QMessageBox.StandardButton.Save:
                 return False
         try:
-            write_with_file_closed(self.context, self.session, self.session.save)
+            # the copy runs in a thread; the session (which updates widgets) is told here
+            transaction, path = self.session.transaction(), self.session.path
+            write_with_file_closed(
+                self.context,
+                self.session,
+                lambda: run_save_with_progress(
+                    self,
+                    f"Saving {path.name}…",
+                    lambda progress, cancelled: transaction.commit(
+                        path, progress=progress, cancelled=cancelled
+                    ),
+                ),
+            )
+            self.session.mark_saved(transaction.changes)
         except NdviewerError as exc:
             log.info("save of %s refused: %s", self.context.file.path, exc.message)
             QMessageBox.warning(self, "Not saved", exc.message)

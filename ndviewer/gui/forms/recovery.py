@@ -20,7 +20,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QWidget
 
-from ndviewer.core.edit.transaction import discard_journal, find_journal, rollback_journal
+from ndviewer.core.edit.journal import discard_journal, find_journal, rollback_journal
 from ndviewer.core.errors import NdviewerError
 
 ROLLED_BACK, KEPT = "rolled back", "kept"
