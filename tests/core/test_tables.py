@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import h5py
 import numpy as np
 import pytest
@@ -320,6 +322,17 @@ def test_errors_name_the_table(h5):
         Table(h5["/acquisition"])
     with pytest.raises(NdviewerError, match="no column named nope"):
         Table(h5["/units"]).column("nope")
+
+
+def test_table_from_path(h5):
+    file = SimpleNamespace(h5=h5)  # what the helper needs of an open file
+    trials = Table.from_path(file, "/intervals/trials")
+    assert trials.path == "/intervals/trials" and trials.n_rows == 5
+    assert trials.column("start_time").read().tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]
+    with pytest.raises(NdviewerError, match="/intervals/nothing does not exist"):
+        Table.from_path(file, "/intervals/nothing")
+    with pytest.raises(NdviewerError, match="/acquisition/lfp_like in .* is not a table"):
+        Table.from_path(file, "/acquisition/lfp_like")
 
 
 def test_damaged_tables_report_problems(tmp_path):

@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.model.nodes import read_type_attrs
+from ndviewer.core.model.nodes import OpenFile, read_type_attrs
 from ndviewer.core.model.values import decode_text, decode_value
 
 #: Element kinds a column can hold (what one value inside a cell is).
@@ -686,6 +686,17 @@ class Table:
         obj = node.h5obj()
         if not isinstance(obj, h5py.Group):
             raise NdviewerError(f"{node.path} in {node.file.path} is not a table group.")
+        return cls(obj)
+
+    @classmethod
+    def from_path(cls, file: OpenFile, path: str) -> Table:
+        """The table at ``path`` of an open file (links are followed).
+
+        Raises ``NdviewerError`` when nothing is there or it is not a DynamicTable.
+        """
+        obj = file.h5.get(path)
+        if obj is None:
+            raise NdviewerError(f"{path} does not exist in {file.h5.filename}.")
         return cls(obj)
 
     def _add_column(self, group: h5py.Group, dataset_name: str, name: str) -> None:
