@@ -17,15 +17,8 @@ import numpy as np
 
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.model.nodes import h5_object
-from ndviewer.core.nwb.tables import (
-    BOOL,
-    ENUM,
-    NUMBER,
-    STRING,
-    Table,
-    format_value,
-    is_table_group,
-)
+from ndviewer.core.nwb.table_view import format_value
+from ndviewer.core.nwb.tables import BOOL, ENUM, NUMBER, STRING, Table, is_table_group
 
 
 @dataclass(frozen=True)
