@@ -138,7 +138,7 @@ def measure(path: Path, quick: bool) -> dict:
     from ndviewer.core.signal.projections import compute_projections
     from ndviewer.core.time_cursor import TimeCursor
     from ndviewer.gui.panels.base import PanelContext
-    from ndviewer.gui.panels.image_panel import ImagePanel
+    from ndviewer.gui.panels.images.image_panel import ImagePanel
     from ndviewer.gui.workers import WorkerPool
 
     app = QApplication.instance() or QApplication([])

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import h5py
 import numpy as np
 import pytest
 
 from ndviewer.core.errors import NdviewerError
+from ndviewer.core.model.files import open_nwb
 from ndviewer.core.nwb.alignment import (
     align_events,
     align_samples,
+    alignment_role,
     bin_edges,
     group_labels,
     group_means,
@@ -25,10 +26,14 @@ from tests.core.tables_fixtures import write_tables_file
 
 
 @pytest.fixture(scope="module")
-def trials(tmp_path_factory):
-    path = write_tables_file(tmp_path_factory.mktemp("alignment") / "tables.nwb")
-    with h5py.File(path, "r") as h5:
-        yield Table(h5["/intervals/trials"])
+def tables_path(tmp_path_factory):
+    return write_tables_file(tmp_path_factory.mktemp("alignment") / "tables.nwb")
+
+
+@pytest.fixture(scope="module")
+def trials(tables_path):
+    with open_nwb(tables_path) as file:
+        yield Table(file.h5["/intervals/trials"])
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +162,25 @@ def test_trial_table_columns(trials):
         reference_times(trials, "condition")
     with pytest.raises(NdviewerError, match="cannot be grouped"):
         group_labels(trials, "tags")
+
+
+def test_alignment_role_from_the_table_layout(tables_path):
+    with open_nwb(tables_path) as file:
+        roles = {
+            path: alignment_role(file.node(path))
+            for path in (
+                "/units",
+                "/intervals/trials",
+                "/general/extracellular_ephys/electrodes",
+                "/acquisition/lfp_like",
+                "/acquisition",
+            )
+        }
+        assert alignment_role(file.h5["/units"]) == "units"  # an h5py group does as well
+    assert roles == {
+        "/units": "units",
+        "/intervals/trials": "trials",
+        "/general/extracellular_ephys/electrodes": None,  # a table without times
+        "/acquisition/lfp_like": None,  # not a table
+        "/acquisition": None,
+    }

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pynwb import NWBHDF5IO
 
+from ndviewer.core.model.files import open_nwb
 from ndviewer.core.nwb.images import (
     FrameCache,
     ImageDataError,
@@ -16,6 +17,7 @@ from ndviewer.core.nwb.images import (
     TimeAxis,
     describe_missing,
     frame_geometry,
+    is_viewable_image,
     open_image_source,
 )
 from tests.core.images_fixtures import (
@@ -164,6 +166,42 @@ def test_non_image_data_is_rejected(tmp_path):
         g.create_dataset("data", data=np.zeros((5, 3)))
     with h5py.File(path, "r") as f, pytest.raises(ImageDataError, match="/series/data"):
         open_image_source(f["series"])
+
+
+def test_viewable_images_are_what_open_image_source_shows(rate_file, tmp_path):
+    images_path, _arrays = write_images_file(tmp_path)
+    external_path = write_external_file(tmp_path, create_video=False)
+    with open_nwb(rate_file.path) as file:
+        is_a = file.catalog.is_a
+        node = file.node("/acquisition/TwoPhotonSeries")
+        assert is_viewable_image(node, is_a)
+        assert open_image_source(node).n_frames == 40  # a Node opens like its h5py group
+        # a 2-D or 3-D numeric dataset may be an Image (3-D: RGB), whoever holds it
+        assert is_viewable_image(file.node("/acquisition/TwoPhotonSeries/data"), is_a)
+        for path in (
+            "/processing/ophys/ImageSegmentation/PlaneSegmentation",  # a table
+            "/processing/ophys/Fluorescence/RoiResponseSeries",  # 2-D data: traces
+            "/acquisition/TwoPhotonSeries/starting_time",  # a scalar
+            "/acquisition/TwoPhotonSeries/imaging_plane",  # a link to a group of metadata
+        ):
+            assert not is_viewable_image(file.node(path), is_a), path
+    with open_nwb(images_path) as file:
+        is_a = file.catalog.is_a
+        assert is_viewable_image(file.node("/processing/ophys/summary"), is_a)
+        assert is_viewable_image(file.node("/processing/ophys/summary/aa_rgb"), is_a)
+        assert not is_viewable_image(file.node("/processing/ophys/summary"), lambda t, b: False)
+        assert not is_viewable_image(file.node("/processing/ophys"), is_a)
+    with open_nwb(external_path) as file:
+        assert is_viewable_image(file.node("/acquisition/behavior_video"), file.catalog.is_a)
+    empty_path = tmp_path / "empty.h5"
+    with h5py.File(empty_path, "w") as f:
+        group = f.create_group("images")
+        group.attrs["neurodata_type"] = "Images"
+        group.create_dataset("flat", data=np.zeros(5))  # 1-D: not a picture
+        f["broken"] = h5py.SoftLink("/nowhere")
+    with open_nwb(empty_path) as file:
+        assert not is_viewable_image(file.node("/images"), lambda t, base: t == base)
+        assert not is_viewable_image(file.node("/broken"), lambda t, base: t == base)
 
 
 class _ManualSource(ImageSource):

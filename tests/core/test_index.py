@@ -13,7 +13,13 @@ import pytest
 
 from ndviewer.core.model import index as index_module
 from ndviewer.core.model.files import FileIdentity, open_nwb
-from ndviewer.core.model.index import build_index, build_index_parallel, file_index
+from ndviewer.core.model.index import (
+    FileIndex,
+    IndexEntry,
+    build_index,
+    build_index_parallel,
+    file_index,
+)
 from ndviewer.core.nwb.summary import series_types
 from tests.core import foundation_fixtures as ff
 
@@ -52,6 +58,25 @@ def test_exact_types_at_exact_paths(request, fixture):
     for object_path, type_name in ff.EXPECTED_TYPES[fixture].items():
         assert index.by_path[object_path].neurodata_type == type_name, object_path
     assert not any(entry.path.startswith("/specifications") for entry in index.entries)
+
+
+def test_paths_of_a_type_follow_is_a_in_walk_order():
+    entries = [
+        IndexEntry("/b", "group", "ElectricalSeries", "core", None, None),
+        IndexEntry("/b/data", "dataset", None, None, (4,), "float64"),
+        IndexEntry("/a", "group", "TimeSeries", "core", None, None),
+        IndexEntry("/u", "group", "Units", "core", None, None),
+    ]
+    parents = {"ElectricalSeries": "TimeSeries", "Units": "DynamicTable"}
+
+    def is_a(neurodata_type, base):
+        return neurodata_type == base or parents.get(neurodata_type) == base
+
+    index = FileIndex(None, entries)
+    assert index.paths_of("TimeSeries", is_a) == ["/b", "/a"]
+    assert index.paths_of("DynamicTable", is_a) == ["/u"]
+    assert index.paths_of("ElectricalSeries", is_a) == ["/b"]
+    assert index.paths_of("Images", is_a) == []
 
 
 def test_layouts_and_series_facts(ecephys_file, intervals_file):

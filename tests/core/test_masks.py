@@ -7,11 +7,14 @@ import numpy as np
 import pytest
 from pynwb import NWBHDF5IO
 
+from ndviewer.core.model.files import open_nwb
 from ndviewer.core.nwb.masks import (
     MaskError,
     find_plane_segmentations,
     find_roi_traces,
+    load_plane_segmentation,
     load_roi_masks,
+    read_roi_trace,
 )
 from tests.core.images_fixtures import NX, NY, write_imaging_file, write_voxel_file
 
@@ -123,6 +126,47 @@ def test_traces_and_segmentations_are_linked(tmp_path):
         assert partial.column_of(1) is None
         column = partial.column_of(0)
         np.testing.assert_array_equal(f[partial.path]["data"][:, column], info.traces[:, 0])
+
+
+def test_segmentation_and_roi_traces_by_path(tmp_path):
+    info = write_imaging_file(tmp_path, n_frames=5)
+    with open_nwb(info.path) as file:
+        # a Node of the series finds its segmentations as its h5py group does
+        assert find_plane_segmentations(file.node("/acquisition/TwoPhotonSeries")) == ["/" + SEG]
+        masks, traces = load_plane_segmentation(file, "/" + SEG, (NX, NY))
+        assert masks.n_rois == 3 and masks.ids.tolist() == info.roi_ids
+        assert masks.shape == (NX, NY) and masks.kind == "image_mask"
+        np.testing.assert_array_equal(masks.mask(2), info.masks["image_mask"][2])
+        assert [t.path for t in traces] == [
+            "/processing/ophys/DfOverF/DfOverF_partial",
+            "/processing/ophys/Fluorescence/RoiResponseSeries",
+        ]
+        partial = traces[0]
+        times, values = read_roi_trace(file, partial.path, partial.column_of(0))
+        np.testing.assert_array_equal(values, info.traces[:, 0])
+        np.testing.assert_allclose(times, info.starting_time + np.arange(5) / info.rate)
+        with pytest.raises(KeyError):
+            load_plane_segmentation(file, "/processing/ophys/nothing")
+
+
+def test_roi_trace_in_physical_units_and_sample_numbers(tmp_path):
+    path = tmp_path / "trace.h5"
+    stored = np.arange(12, dtype=np.int16).reshape(6, 2)
+    with h5py.File(path, "w") as f:
+        scaled = f.create_group("scaled")
+        data = scaled.create_dataset("data", data=stored)
+        data.attrs["conversion"] = 0.5
+        data.attrs["offset"] = -1.0
+        scaled.create_dataset("timestamps", data=[0.1, 0.2, 0.4, 0.8, 1.6, 3.2])
+        plain = f.create_group("plain")  # 1-D data and no time axis: sample numbers
+        plain.create_dataset("data", data=stored[:, 1])
+    with open_nwb(path) as file:
+        times, values = read_roi_trace(file, "/scaled", 1)
+        np.testing.assert_array_equal(values, stored[:, 1] * 0.5 - 1.0)
+        np.testing.assert_array_equal(times, [0.1, 0.2, 0.4, 0.8, 1.6, 3.2])
+        times, values = read_roi_trace(file, "/plain", 0)
+        np.testing.assert_array_equal(values, stored[:, 1])
+        np.testing.assert_array_equal(times, np.arange(6.0))
 
 
 def test_missing_and_bad_masks(tmp_path):

@@ -10,6 +10,7 @@ from ndviewer.core.model.files import open_nwb
 from ndviewer.core.model.index import SeriesFacts
 from ndviewer.core.nwb.summary import (
     file_summary,
+    find_typed_paths,
     general_info,
     series_numbers,
     subject_info,
@@ -168,6 +169,40 @@ def test_session_start_time_equals_pynwb(ecephys_file):
 )
 def test_series_numbers_rules(facts, numbers):
     assert series_numbers(facts) == numbers
+
+
+def test_typed_paths_from_the_index_and_from_a_shallow_scan(tmp_path):
+    path = tmp_path / "nested.nwb"
+    with h5py.File(path, "w") as f:
+        f.attrs.update(nwb_version="2.7.0", neurodata_type="NWBFile", namespace="core")
+
+        def typed(name, neurodata_type):
+            f.create_group(name).attrs.update(neurodata_type=neurodata_type, namespace="core")
+
+        typed("acquisition/raw", "ElectricalSeries")
+        typed("acquisition/raw/inner", "TimeSeries")  # inside a match: not scanned
+        typed("processing/ophys", "ProcessingModule")
+        typed("processing/ophys/Fluorescence", "Fluorescence")
+        typed("processing/ophys/Fluorescence/rrs", "RoiResponseSeries")  # 3 levels down
+        f.create_group("processing/ophys/Fluorescence/deeper")
+        typed("processing/ophys/Fluorescence/deeper/far", "TimeSeries")  # 4: not scanned
+        typed("general/elsewhere", "TimeSeries")  # not under a scanned root
+        typed("intervals", "TimeIntervals")  # a root that matches itself
+    with open_nwb(path) as file:
+        assert find_typed_paths(file, "TimeSeries") == [
+            "/processing/ophys/Fluorescence/rrs",
+            "/acquisition/raw",
+        ]
+        assert find_typed_paths(file, "DynamicTable") == ["/intervals"]
+        index = typed_index(file, use_cache=False)
+        assert find_typed_paths(file, "TimeSeries", index) == [
+            "/acquisition/raw",
+            "/acquisition/raw/inner",
+            "/general/elsewhere",
+            "/processing/ophys/Fluorescence/deeper/far",
+            "/processing/ophys/Fluorescence/rrs",
+        ]
+        assert find_typed_paths(file, "Units", index) == find_typed_paths(file, "Units") == []
 
 
 def test_plain_hdf5_summary(plain_hdf5_file):

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import h5py
 import numpy as np
 import pytest
 
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.nwb import tables
-from ndviewer.core.nwb.tables import (
-    JumpTarget,
-    RaggedCell,
-    Table,
-    filter_mask,
-    format_cell,
-    order_by_keys,
-    preview_text,
-    table_tsv,
-)
+from ndviewer.core.nwb import vectors
+from ndviewer.core.nwb.table_view import format_cell, sort_order
+from ndviewer.core.nwb.tables import JumpTarget, RaggedCell, Table
 from tests.core.tables_fixtures import TABLE_PATHS, UNIT_SPIKES, write_tables_file
 
 
@@ -223,96 +217,6 @@ def test_jump_targets(h5):
     assert Table(h5["/processing/analysis/awkward"]).column("flag").jump_targets(True) == []
 
 
-def test_sort_order_is_stable_with_nan_last(h5):
-    units = Table(h5["/units"])
-    assert units.sort_order("depth").tolist() == [1, 0, 3, 2]
-    assert units.sort_order("depth", descending=True).tolist() == [3, 0, 1, 2]
-    assert units.sort_order("spike_times", descending=True).tolist() == [1, 3, 0, 2]
-    assert units.sort_order("quality").tolist() == [0, 3, 1, 2]  # ties keep table order
-    assert units.sort_order("quality", descending=True).tolist() == [2, 1, 0, 3]
-    assert units.sort_order("id", descending=True).tolist() == [3, 2, 1, 0]
-    awkward = Table(h5["/processing/analysis/awkward"])
-    keys = awkward.sort_keys("cell_type")
-    expected = np.array(["pyramidal", "interneuron", "unknown"])[np.arange(300) % 3]
-    np.testing.assert_array_equal(keys, expected)
-    assert awkward.sort_order("cell_type")[:3].tolist() == [1, 4, 7]
-    with pytest.raises(NdviewerError, match="position"):
-        awkward.sort_order("position")
-
-
-def test_order_by_keys_matches_numpy():
-    rng = np.random.default_rng(0)
-    keys = rng.integers(0, 5, 200).astype(float)
-    keys[::17] = np.nan
-    ascending = order_by_keys(keys)
-    valid = ~np.isnan(keys)
-    np.testing.assert_array_equal(
-        ascending[: valid.sum()], np.flatnonzero(valid)[np.argsort(keys[valid], kind="stable")]
-    )
-    descending = order_by_keys(keys, descending=True)
-    ordered = keys[descending[: valid.sum()]]
-    assert np.all(np.diff(ordered) <= 0)
-    for value in np.unique(keys[valid]):  # ties in ascending row order
-        rows = descending[: valid.sum()][ordered == value]
-        assert np.all(np.diff(rows) > 0)
-    assert np.isnan(keys[descending[valid.sum() :]]).all()
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("3", [3]),
-        ("> 3", [4, 5]),
-        (">=3", [3, 4, 5]),
-        ("<1", [0]),
-        ("<= 1", [0, 1]),
-        ("!= 2", [0, 1, 3, 4, 5]),
-        ("2..4", [2, 3, 4]),
-        ("4 .. 2", [2, 3, 4]),
-        ("= 5", [5]),
-    ],
-)
-def test_numeric_filters(text, expected):
-    keys = np.arange(6)
-    assert np.flatnonzero(filter_mask(keys, text)).tolist() == expected
-
-
-def test_text_filters():
-    keys = np.array(["Good", "mua", "noise", "good-ish"])
-    assert np.flatnonzero(filter_mask(keys, "good")).tolist() == [0, 3]
-    assert np.flatnonzero(filter_mask(keys, "=good-ish")).tolist() == [3]
-    assert np.flatnonzero(filter_mask(keys, "!good")).tolist() == [1, 2]
-    with pytest.raises(NdviewerError, match="needs a number"):
-        filter_mask(np.arange(3), "> abc")
-
-
-def test_filter_rows_combines_columns(h5):
-    awkward = Table(h5["/processing/analysis/awkward"])
-    rows = awkward.filter_rows({"cell_type": "inter", "ragged_numbers": ">= 3", "flag": "true"})
-    i = np.arange(300)
-    expected = np.flatnonzero((i % 3 == 1) & (i % 5 >= 3) & (i % 4 == 0))
-    np.testing.assert_array_equal(rows, expected)
-    subset = awkward.filter_rows({"cell_type": "inter"}, rows=np.array([10, 4, 5]))
-    assert subset.tolist() == [10, 4]
-    units = Table(h5["/units"])
-    assert units.filter_rows({"depth": "nan"}).tolist() == [2]
-
-
-def test_preview_text_of_doubly_ragged_cell(h5):
-    units = Table(h5["/units"])
-    waveforms = units.column("waveforms")
-    text = preview_text(waveforms, waveforms.read([1])[0])
-    lines = text.splitlines()
-    assert lines[0] == "[2 items]"
-    assert lines[1] == "  [2 items]"  # first spike: 2 electrodes
-    assert lines[2] == "    [1, 1, 1, 1, 1]"
-    assert len(lines) == 1 + (1 + 2) + (1 + 2)
-    truncated = preview_text(
-        units.column("spike_times"), units.column("spike_times").read([1])[0], max_items=10
-    )
-    assert truncated.splitlines()[-1] == "… (first 10 lines shown)"
-
-
 def test_errors_name_the_table(h5):
     with pytest.raises(NdviewerError, match="/units"):
         Table(h5["/units"]).read_block([4])
@@ -320,6 +224,17 @@ def test_errors_name_the_table(h5):
         Table(h5["/acquisition"])
     with pytest.raises(NdviewerError, match="no column named nope"):
         Table(h5["/units"]).column("nope")
+
+
+def test_table_from_path(h5):
+    file = SimpleNamespace(h5=h5)  # what the helper needs of an open file
+    trials = Table.from_path(file, "/intervals/trials")
+    assert trials.path == "/intervals/trials" and trials.n_rows == 5
+    assert trials.column("start_time").read().tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]
+    with pytest.raises(NdviewerError, match="/intervals/nothing does not exist"):
+        Table.from_path(file, "/intervals/nothing")
+    with pytest.raises(NdviewerError, match="/acquisition/lfp_like in .* is not a table"):
+        Table.from_path(file, "/acquisition/lfp_like")
 
 
 def test_damaged_tables_report_problems(tmp_path):
@@ -339,18 +254,18 @@ def test_damaged_tables_report_problems(tmp_path):
         block = table.read_block(slice(0, 4))
         assert block.cells["short"] == [1.5, 2.5, None, None]
         assert block.cells["a"] == [0, 2, 4, 6]
-        assert table.sort_order("short", descending=True).tolist() == [1, 0, 2, 3]
+        assert sort_order(table, "short", descending=True).tolist() == [1, 0, 2, 3]
 
 
 def test_reference_addresses_decode_each_target_once(h5, monkeypatch):
     calls = []
-    original = tables._reference_path
+    original = vectors.reference_path
 
     def counting(h5file, ref):
         calls.append(ref)
         return original(h5file, ref)
 
-    monkeypatch.setattr(tables, "_reference_path", counting)
+    monkeypatch.setattr(vectors, "reference_path", counting)
     column = Table(h5["/general/extracellular_ephys/electrodes"]).column("group")
     assert (
         column.read().tolist()
@@ -376,18 +291,3 @@ def test_scattered_positions_use_one_point_read(tmp_path):
         np.testing.assert_array_equal(column.take_values(positions), values[positions])
         starts, ends = column.bounds()
         np.testing.assert_array_equal(column.take_values(starts), values[::5000])
-
-
-def test_table_tsv_has_whole_cells_at_full_precision(h5):
-    units = Table(h5["/units"])
-    text = table_tsv(units, [1, 2], ["id", "quality", "depth", "electrodes", "spike_times"])
-    lines = text.splitlines()
-    assert lines[0] == "id\tquality\tdepth\telectrodes\tspike_times"
-    cells = lines[1].split("\t")
-    assert cells[:4] == ["1", "mua", "80.5", "[1, 2]"]
-    assert [float(v) for v in cells[4].strip("[]").split(", ")] == UNIT_SPIKES[1].tolist()
-    assert lines[2].split("\t")[2:] == ["nan", "[3]", "[]"]
-    electrodes = Table(h5["/general/extracellular_ephys/electrodes"])
-    assert table_tsv(electrodes, [3], ["group", "label"]).splitlines()[1] == (
-        "/general/extracellular_ephys/shank1\te3"
-    )

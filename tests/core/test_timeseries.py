@@ -5,6 +5,8 @@ The fixture file is written by pynwb and every expectation is read back through 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import h5py
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from ndviewer.core.nwb.timeseries import (
     RegularTimeAxis,
     SampledTimeAxis,
     TimeSeriesSource,
+    channel_count,
     si_prefix,
 )
 from ndviewer.core.signal.lod import TraceLod
@@ -189,6 +192,26 @@ def test_not_a_series_raises_readable_error(fixture_file) -> None:
     h5, _, _ = fixture_file
     with pytest.raises(NdviewerError, match="/intervals/trials is not a TimeSeries"):
         TimeSeriesSource(h5["intervals/trials"])
+
+
+def test_from_path_and_channel_count(fixture_file, tmp_path) -> None:
+    h5, _, written = fixture_file
+    file = SimpleNamespace(h5=h5)  # what the helpers need of an open file
+    lfp = TimeSeriesSource.from_path(file, "/processing/ecephys/LFP/lfp")
+    assert lfp.path == "/processing/ecephys/LFP/lfp" and lfp.n_channels == 3
+    np.testing.assert_array_equal(lfp.read(0, 5), written["lfp"][:5])
+    with pytest.raises(NdviewerError, match="/acquisition/nothing does not exist"):
+        TimeSeriesSource.from_path(file, "/acquisition/nothing")
+    with pytest.raises(NdviewerError, match="is not a TimeSeries"):
+        TimeSeriesSource.from_path(file, "/intervals/trials")
+    assert channel_count(file, "/acquisition/raw") == written["raw"].shape[1]
+    assert channel_count(file, "/processing/ecephys/LFP/lfp") == 3
+    assert channel_count(file, "/acquisition/one_d") == 1
+    assert channel_count(file, "/acquisition/empty") == 3
+    assert channel_count(file, "/intervals/trials") == 1  # no data: one channel
+    with h5py.File(tmp_path / "cube.h5", "w") as cube:
+        cube.create_dataset("series/data", shape=(4, 3, 5), dtype="f4")
+        assert channel_count(SimpleNamespace(h5=cube), "/series") == 15
 
 
 def test_from_numpy_and_si_prefix() -> None:

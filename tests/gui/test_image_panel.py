@@ -14,7 +14,6 @@ from ndviewer.core.model.files import open_nwb
 from ndviewer.core.model.registry import default_registry
 from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.panels.base import PanelContext
-from ndviewer.gui.panels.image_panel import ImagePanel
 from ndviewer.gui.panels.images.contrast import (
     ContrastSettings,
     DisplayMapper,
@@ -22,6 +21,7 @@ from ndviewer.gui.panels.images.contrast import (
     percentile_levels,
 )
 from ndviewer.gui.panels.images.controls import colormap_lut
+from ndviewer.gui.panels.images.image_panel import ImagePanel
 from ndviewer.gui.workers import WorkerPool
 from tests.core.images_fixtures import (
     write_external_file,
@@ -31,7 +31,7 @@ from tests.core.images_fixtures import (
 )
 
 SERIES = "/acquisition/TwoPhotonSeries"
-PANEL = "ndviewer.gui.panels.image_panel:ImagePanel"
+PANEL = "ndviewer.gui.panels.images.image_panel:ImagePanel"
 FLUORESCENCE = "/processing/ophys/Fluorescence/RoiResponseSeries"
 DFF = "/processing/ophys/DfOverF/DfOverF_partial"
 

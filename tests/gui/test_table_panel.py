@@ -13,7 +13,8 @@ from PySide6.QtGui import QGuiApplication
 
 from ndviewer.core.model.files import open_nwb
 from ndviewer.core.model.registry import default_registry
-from ndviewer.core.nwb.tables import Table, table_tsv
+from ndviewer.core.nwb.table_view import table_tsv
+from ndviewer.core.nwb.tables import Table
 from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.panels.base import PanelContext
 from ndviewer.gui.panels.tables.table_model import BLOCK_ROWS, LOADING_TEXT, VALUE_ROLE

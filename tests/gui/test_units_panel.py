@@ -13,7 +13,7 @@ from ndviewer.core.model.files import open_nwb
 from ndviewer.core.nwb.units import FIRING_RATE, SPIKE_COUNT
 from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.panels.base import PanelContext
-from ndviewer.gui.panels.tables.psth_panel import PsthPanel, SeriesAlignment, find_typed_paths
+from ndviewer.gui.panels.tables.psth_panel import PsthPanel, SeriesAlignment
 from ndviewer.gui.panels.tables.units_panel import UnitsPanel, counts_to_image
 from ndviewer.gui.workers import WorkerPool
 from tests.core.tables_fixtures import UNIT_SPIKES, write_tables_file, write_units_h5
@@ -296,16 +296,18 @@ def test_align_a_time_series(qtbot, rich_context):
     np.testing.assert_allclose(result.means[1], np.nanmean(result.values[[1, 2, 4]], axis=0))
 
 
-def test_psth_priority_and_sources(rich_context):
+def test_psth_priority_and_sources(qtbot, rich_context):
     catalog = rich_context.file.catalog
     node = rich_context.file.node
     assert PsthPanel.priority(node("/intervals/trials"), catalog) == 40
     assert PsthPanel.priority(node("/units"), catalog) == 40
     assert PsthPanel.priority(node(ELECTRODES), catalog) == -1
-    h5 = rich_context.file.h5
-    assert find_typed_paths(h5, catalog, None, "TimeIntervals") == ["/intervals/trials"]
-    assert find_typed_paths(h5, catalog, None, "Units") == ["/units"]
-    assert "/acquisition/lfp_like" in find_typed_paths(h5, catalog, None, "TimeSeries")
+    assert PsthPanel.priority(node("/acquisition/lfp_like"), catalog) == -1
+    panel = make_psth(qtbot, rich_context, "/units")  # before the index: a shallow scan
+    trials = [panel.trials_combo.itemText(i) for i in range(panel.trials_combo.count())]
+    data = [panel.data_combo.itemText(i) for i in range(panel.data_combo.count())]
+    assert trials == ["/intervals/trials"]
+    assert data[0] == "/units" and "/acquisition/lfp_like" in data
 
 
 def test_bad_window_is_reported(qtbot, rich_context):

@@ -12,6 +12,7 @@ dataset is open. The result is persisted in the user cache folder, keyed by file
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import h5py
@@ -69,6 +70,13 @@ class FileIndex:
     @property
     def typed(self) -> list[IndexEntry]:
         return [entry for entry in self.entries if entry.neurodata_type]
+
+    def paths_of(self, base: str, is_a: Callable[[str, str], bool]) -> list[str]:
+        """Paths of the typed objects whose type ``is_a(type, base)``, in walk order.
+
+        Pass the catalogue's ``is_a`` so extension subtypes of ``base`` are found too.
+        """
+        return [e.path for e in self.typed if is_a(e.neurodata_type, base)]
 
     def counts_by_type(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -16,7 +16,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.nwb.tables import BOOL, ENUM, NUMBER, STRING, Table, format_value
+from ndviewer.core.model.nodes import h5_object
+from ndviewer.core.nwb.table_view import format_value
+from ndviewer.core.nwb.tables import BOOL, ENUM, NUMBER, STRING, Table, is_table_group
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,23 @@ def group_means(
 
 
 # -- reading trial tables -------------------------------------------------------------------
+
+
+def alignment_role(obj: Any) -> str | None:
+    """What a table brings to a trial alignment, from its layout alone.
+
+    ``"units"``: spike trains to align (a ragged ``spike_times``, i.e. a ``spike_times_index``);
+    ``"trials"``: reference times (a ``start_time`` column); None for neither, and for anything
+    that is not a DynamicTable. ``obj`` is a core ``Node`` or its h5py object.
+    """
+    group = h5_object(obj)
+    if not is_table_group(group):
+        return None
+    if "spike_times_index" in group:
+        return "units"
+    if "start_time" in group:
+        return "trials"
+    return None
 
 
 def time_columns(table: Table) -> list[str]:

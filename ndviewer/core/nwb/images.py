@@ -10,7 +10,8 @@ Three shapes of image data reach the image panel:
   RGBAImage), ordered by ``order_of_images`` when present, without times;
 * a single ``Image`` dataset.
 
-:func:`open_image_source` turns any of them into an :class:`ImageSource` with one protocol:
+:func:`is_viewable_image` says whether a node is one of them; :func:`open_image_source` turns
+any of them into an :class:`ImageSource` with one protocol:
 ``n_frames``, ``frame_geometry(i)``, ``read_frame(i)`` / ``submit_frame(i)``, ``time``. Axis
 convention: NWB names the spatial axes ``x, y`` and masks use the same order, so the frame
 array is indexed ``[x, y]`` and the viewer draws x across and y down.
@@ -26,11 +27,13 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 
 from ndviewer.core.errors import NdviewerError
+from ndviewer.core.model.nodes import h5_object
 from ndviewer.core.model.values import decode_value
 from ndviewer.core.signal.chunk_reader import ChunkReader, shared_decode_pool
 
@@ -466,13 +469,13 @@ def is_image_series(obj: h5py.Group | h5py.Dataset) -> bool:
     return isinstance(obj, h5py.Group) and ("data" in obj or "external_file" in obj)
 
 
-def open_image_source(obj: h5py.Group | h5py.Dataset, color: bool | None = None) -> ImageSource:
+def open_image_source(obj: Any, color: bool | None = None) -> ImageSource:
     """The :class:`ImageSource` for an ImageSeries group, an Images group or an Image dataset.
 
     Parameters
     ----------
     obj
-        The h5py object (a node's ``h5obj()``).
+        The object: a core ``Node``, or its h5py group or dataset.
     color
         Forwarded to :func:`frame_geometry`: force (True) or refuse (False) reading a trailing
         axis of 3/4 as colour channels.
@@ -482,11 +485,49 @@ def open_image_source(obj: h5py.Group | h5py.Dataset, color: bool | None = None)
     ImageDataError
         When the object holds nothing that can be shown as an image.
     """
+    obj = h5_object(obj)
     if is_image_series(obj):
         return SeriesSource(obj, color)
     if isinstance(obj, h5py.Dataset | h5py.Group):
         return ImageSetSource(obj, color)
     raise ImageDataError(f"{obj!r} is not an image object")
+
+
+def is_viewable_image(node: Any, is_a: Callable[[str, str], bool]) -> bool:
+    """True when :func:`open_image_source` can show ``node`` as pictures.
+
+    That is: a 2-D or 3-D numeric dataset (an ``Image``); an ImageSeries-like group (it has
+    ``data`` or ``external_file``) whose frames are in external files or in ``data`` of
+    three or more dimensions; or a group whose type is an ``Images`` and that holds at least
+    one 2-D or 3-D dataset besides ``order_of_images``. Unreadable nodes and broken links
+    give False.
+
+    Parameters
+    ----------
+    node
+        A core ``Node`` (its ``h5obj()`` and ``neurodata_type`` are used).
+    is_a
+        ``is_a(type, base)`` from the file's catalogue, so extension subtypes of ``Images``
+        count.
+    """
+    try:
+        obj = node.h5obj()
+    except (OSError, KeyError):
+        return False
+    if obj is None:
+        return False
+    if isinstance(obj, h5py.Dataset):
+        return obj.ndim in (2, 3) and obj.dtype.kind in "uifb"
+    if "data" in obj or "external_file" in obj:  # an ImageSeries
+        data = obj.get("data")
+        return "external_file" in obj or (isinstance(data, h5py.Dataset) and data.ndim >= 3)
+    if node.neurodata_type and is_a(node.neurodata_type, "Images"):
+        return any(
+            isinstance(child, h5py.Dataset) and child.ndim in (2, 3)
+            for name, child in obj.items()
+            if name != "order_of_images"
+        )
+    return False
 
 
 # --------------------------------------------------------------------------- frame cache

@@ -15,19 +15,23 @@ mask lines up with ``frame[x, y]``. (pynwb's ``image_to_pixel`` agrees; its
 
 The module also finds, without a catalogue walk over the whole file, the PlaneSegmentations
 drawn on an imaging series (same ``imaging_plane``) and the RoiResponseSeries whose ``rois``
-region points at a PlaneSegmentation, so a click on an ROI can open its trace.
+region points at a PlaneSegmentation, so a click on an ROI can open its trace, and reads one
+ROI's trace from such a series (:func:`read_roi_trace`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import h5py
 import numpy as np
 
 from ndviewer.core.errors import NdviewerError
+from ndviewer.core.model.nodes import OpenFile, h5_object
 from ndviewer.core.model.values import decode_value
+from ndviewer.core.nwb.images import read_time_axis
 
 MASK_COLUMNS = ("pixel_mask", "voxel_mask", "image_mask")
 
@@ -317,8 +321,10 @@ def _candidate_groups(h5file: h5py.File, max_depth: int = 3) -> Iterator[h5py.Gr
         level = nxt
 
 
-def find_plane_segmentations(series: h5py.Group) -> list[str]:
-    """Paths of PlaneSegmentations on the same ``imaging_plane`` as an imaging series."""
+def find_plane_segmentations(series: Any) -> list[str]:
+    """Paths of PlaneSegmentations on the same ``imaging_plane`` as an imaging series (a core
+    ``Node`` or its h5py group)."""
+    series = h5_object(series)
     plane = series.get("imaging_plane")
     if not isinstance(plane, h5py.Group):
         return []
@@ -360,3 +366,38 @@ def find_roi_traces(plane_segmentation: h5py.Group) -> list[RoiTrace]:
             rows = np.asarray(rois[()]).astype(np.int64).ravel()
             ranked.append((rank, group.name, RoiTrace(group.name, rows)))
     return [trace for _rank, _name, trace in sorted(ranked, key=lambda item: item[:2])]
+
+
+def load_plane_segmentation(
+    file: OpenFile, path: str, shape: tuple[int, ...] | None = None
+) -> tuple[RoiMasks, list[RoiTrace]]:
+    """The masks of the PlaneSegmentation at ``path`` and the RoiResponseSeries of its ROIs.
+
+    ``shape`` is passed to :func:`load_roi_masks`; the traces come ordered as
+    :func:`find_roi_traces` orders them. Raises ``KeyError`` when ``path`` does not exist and
+    :class:`MaskError` when it holds no readable masks.
+    """
+    group = file.h5[path]
+    return load_roi_masks(group, shape=shape), find_roi_traces(group)
+
+
+def read_roi_trace(file: OpenFile, path: str, column: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(times, values)`` of one ROI's trace: column ``column`` of the RoiResponseSeries at
+    ``path``, in physical units (``data * conversion + offset``).
+
+    One-dimensional data is the trace itself. Times are session seconds from the series'
+    rate or timestamps, or sample numbers when it has neither.
+    """
+    group = file.h5[path]
+    data = group["data"]
+    values = data[:, column] if data.ndim == 2 else data[()]
+    values = values * float(data.attrs.get("conversion", 1.0)) + float(
+        data.attrs.get("offset", 0.0)
+    )
+    axis = read_time_axis(group, data.shape[0])
+    times = (
+        axis.time_of(np.arange(axis.n_frames))
+        if axis is not None
+        else np.arange(data.shape[0], dtype=np.float64)
+    )
+    return times, values

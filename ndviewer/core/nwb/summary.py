@@ -1,7 +1,8 @@
 """What a file is about, in one dictionary: session, subject, namespaces, counts, series.
 
 Feeds the file overview page and ``ndviewer info``. Built from the typed index (so it costs no
-extra walk) plus a handful of small header datasets.
+extra walk) plus a handful of small header datasets. :func:`find_typed_paths` answers "where
+are the objects of this type" from the same index, or from a shallow scan before it is built.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import h5py
 
 from ndviewer.core.model.files import NwbFile
 from ndviewer.core.model.index import FileIndex, SeriesFacts, file_index
+from ndviewer.core.model.nodes import read_type_attrs
 from ndviewer.core.model.values import decode_value
 
 SESSION_FIELDS = ("session_description", "identifier", "session_start_time")
@@ -38,6 +40,8 @@ SUBJECT_FIELDS = (
     "description",
 )
 _MAX_HEADER_ELEMENTS = 4096
+#: Where :func:`find_typed_paths` looks (three levels down) while the typed index is not built.
+SCAN_ROOTS = ("intervals", "units", "processing", "acquisition", "analysis", "stimulus")
 
 
 def parse_iso_datetime(text: str) -> dt.datetime | None:
@@ -98,6 +102,43 @@ def typed_index(file: NwbFile, use_cache: bool = True, interactive: bool = False
     return file_index(
         file.h5, file.identity, series_types(file), use_cache=use_cache, interactive=interactive
     )
+
+
+def find_typed_paths(file: NwbFile, base: str, index: FileIndex | None = None) -> list[str]:
+    """Paths of every object whose type is a ``base`` (extension subtypes included).
+
+    With the file's typed ``index`` the answer is complete and costs no read. Without it (the
+    index is still being built) the groups below :data:`SCAN_ROOTS` are scanned, down to three
+    levels under each root; a group that matches is listed and not looked into.
+    """
+    catalog = file.catalog
+    if index is not None:
+        return index.paths_of(base, catalog.is_a)
+    found: list[str] = []
+
+    def visit(group: h5py.Group, depth: int) -> None:
+        for name in group:
+            try:
+                item = group[name]
+            except (KeyError, OSError):
+                continue
+            if not isinstance(item, h5py.Group):
+                continue
+            neurodata_type = read_type_attrs(item.attrs)[0]
+            if neurodata_type and catalog.is_a(neurodata_type, base):
+                found.append(item.name)
+            elif depth < 2:
+                visit(item, depth + 1)
+
+    for root in SCAN_ROOTS:
+        item = file.h5.get(root)
+        if isinstance(item, h5py.Group):
+            neurodata_type = read_type_attrs(item.attrs)[0]
+            if neurodata_type and catalog.is_a(neurodata_type, base):
+                found.append(item.name)
+            else:
+                visit(item, 0)
+    return found
 
 
 def series_numbers(facts: SeriesFacts) -> dict[str, Any]:

@@ -6,7 +6,9 @@ offsets, often uint8/uint16) and a doubly ragged one also ``x_index_index``; a
 DynamicTableRegion holds row numbers of the table its ``table`` attribute references; other
 columns may hold object references, enum codes or compound records. This module turns all of
 these into plain values *for the rows asked for only*, so a table of 10^6 rows costs what is on
-screen, and gives every column one sort/filter key per row.
+screen, and gives every column one sort/filter key per row. The dataset reads underneath are
+in :mod:`ndviewer.core.nwb.vectors`; sorting, filtering and cell text in
+:mod:`ndviewer.core.nwb.table_view`.
 
 The layout is recognised from the file itself (``target``, ``table`` and ``elements``
 attributes, ``_index`` names), never from a list of type names, so extension tables work as
@@ -15,11 +17,9 @@ their parents do.
 
 from __future__ import annotations
 
-import math
-import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +27,16 @@ import h5py
 import numpy as np
 
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.model.nodes import read_type_attrs
+from ndviewer.core.model.nodes import OpenFile, read_type_attrs
 from ndviewer.core.model.values import decode_text, decode_value
+from ndviewer.core.nwb.vectors import (
+    IndexReader,
+    VectorReader,
+    as_rows,
+    index_bounds,
+    read_index,
+    reference_path,
+)
 
 #: Element kinds a column can hold (what one value inside a cell is).
 NUMBER = "number"
@@ -38,10 +46,6 @@ ENUM = "enum"
 REGION = "region"
 REFERENCE = "reference"
 COMPOUND = "compound"
-
-#: A gap of up to this many elements between two wanted ranges is read rather than skipped:
-#: one HDF5 read of a few extra values is cheaper than a second read call.
-_MERGE_GAP = 4096
 
 #: Sort/filter key arrays kept per table (each is one value per row).
 CACHED_KEY_COLUMNS = 3
@@ -92,232 +96,6 @@ class RowBlock:
     cells: dict[str, Sequence[Any]]
 
 
-# -- low-level reading ----------------------------------------------------------------------
-
-
-def _as_rows(rows: Sequence[int] | np.ndarray | slice | None, n_rows: int, what: str) -> np.ndarray:
-    """Normalise a row selection to an int64 array, refusing rows the table does not have."""
-    if rows is None:
-        return np.arange(n_rows, dtype=np.int64)
-    if isinstance(rows, slice):
-        return np.arange(*rows.indices(n_rows), dtype=np.int64)
-    array = np.asarray(rows, dtype=np.int64).reshape(-1)
-    if array.size and (array.min() < 0 or array.max() >= n_rows):
-        bad = int(array.min() if array.min() < 0 else array.max())
-        raise NdviewerError(f"Row {bad} does not exist in {what}, which has {n_rows} rows.")
-    return array
-
-
-def _spans(starts: np.ndarray, ends: np.ndarray, gap: int = _MERGE_GAP) -> list[tuple[int, int]]:
-    """Merge [start, end) ranges whose gaps are small into as few read spans as possible."""
-    order = np.argsort(starts, kind="stable")
-    spans: list[tuple[int, int]] = []
-    for s, e in zip(starts[order].tolist(), ends[order].tolist(), strict=True):
-        if e <= s:
-            continue
-        if spans and s - spans[-1][1] <= gap:
-            spans[-1] = (spans[-1][0], max(spans[-1][1], e))
-        else:
-            spans.append((s, e))
-    return spans
-
-
-class _Source:
-    """Reads slices of one dataset along its first axis, decoded to display values.
-
-    Strings become ``str``, object references become target paths (read as raw addresses so
-    that each distinct target is looked up once), enum codes become their labels and compound
-    records become tuples with those same decodings.
-    """
-
-    def __init__(self, dataset: h5py.Dataset, labels: np.ndarray | None = None) -> None:
-        self.dataset = dataset
-        self.labels = labels
-        dtype = dataset.dtype
-        self.is_string = h5py.check_string_dtype(dtype) is not None
-        self.is_reference = h5py.check_ref_dtype(dtype) is not None
-        self.hdf5_enum = h5py.check_enum_dtype(dtype) if dtype.kind != "b" else None
-        self.is_compound = dtype.names is not None
-        self._plain_numbers = (
-            dtype.kind in "biuf" and labels is None and not self.hdf5_enum and dataset.ndim == 1
-        )
-        self._paths: dict[int, str] = {}
-
-    def __len__(self) -> int:
-        return 0 if self.dataset.shape is None or not self.dataset.shape else self.dataset.shape[0]
-
-    def read(self, lo: int, hi: int) -> np.ndarray:
-        """Decoded values of elements [lo, hi)."""
-        hi = min(hi, len(self))
-        lo = min(lo, hi)
-        if self.is_reference:
-            return self._read_references(lo, hi)
-        if self.is_string:
-            return self.dataset.asstr(errors="replace")[lo:hi]
-        raw = self.dataset[lo:hi]
-        if self.is_compound:
-            return self._decode_compound(raw)
-        if self.labels is not None:
-            return self._decode_enum(raw)
-        if self.hdf5_enum:
-            names = {code: name for name, code in self.hdf5_enum.items()}
-            out = np.empty(raw.shape, dtype=object)
-            for position, code in np.ndenumerate(raw):
-                out[position] = names.get(int(code), str(code))
-            return out
-        return raw
-
-    def take(self, positions: np.ndarray) -> np.ndarray:
-        """Decoded values at ``positions`` (any order, repeats allowed), with few reads."""
-        if positions.size == 0:
-            return self.read(0, 0)
-        uniq, inverse = np.unique(positions, return_inverse=True)
-        spans = _spans(uniq, uniq + 1)
-        if len(spans) > 8 and self._plain_numbers:
-            # scattered points: one HDF5 point selection instead of a read per span
-            return _read_points(self.dataset, uniq)[inverse]
-        parts = [self.read(lo, hi) for lo, hi in spans]
-        values = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        # Where each wanted position sits inside the concatenated spans.
-        span_starts = np.array([lo for lo, _ in spans], dtype=np.int64)
-        span_offsets = np.cumsum([0] + [hi - lo for lo, hi in spans[:-1]])
-        which = np.searchsorted(span_starts, uniq, side="right") - 1
-        located = uniq - span_starts[which] + span_offsets[which]
-        return values[located[inverse]]
-
-    def read_ranges(self, starts: np.ndarray, ends: np.ndarray) -> list[np.ndarray]:
-        """One decoded array per [start, end) range, reading merged spans once each."""
-        starts = np.asarray(starts, dtype=np.int64)
-        ends = np.asarray(ends, dtype=np.int64)
-        out: list[np.ndarray] = [self.read(0, 0)] * len(starts)
-        if not len(starts):
-            return out
-        spans = _spans(starts, ends)
-        span_of = (
-            np.searchsorted(np.array([s for s, _ in spans], dtype=np.int64), starts, side="right")
-            - 1
-        )
-        cache: dict[int, np.ndarray] = {}
-        for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-            if e <= s:
-                continue
-            k = int(span_of[i])
-            if k not in cache:
-                cache[k] = self.read(*spans[k])
-            base = spans[k][0]
-            out[i] = cache[k][s - base : e - base]
-        return out
-
-    # -- decoders ----------------------------------------------------------------------------
-    def _path_of(self, address: int, position: int) -> str:
-        path = self._paths.get(address)
-        if path is None:
-            ref = self.dataset[position]
-            path = _reference_path(self.dataset.file, ref)
-            self._paths[address] = path
-        return path
-
-    def _read_references(self, lo: int, hi: int) -> np.ndarray:
-        out = np.empty(hi - lo, dtype=object)
-        if hi <= lo:
-            return out
-        try:
-            addresses = _read_reference_addresses(self.dataset, lo, hi)
-        except (TypeError, ValueError, OSError):  # new-style references: decode one by one
-            for i, ref in enumerate(self.dataset[lo:hi]):
-                out[i] = _reference_path(self.dataset.file, ref)
-            return out
-        for i, address in enumerate(addresses.tolist()):
-            out[i] = "" if address == 0 else self._path_of(address, lo + i)
-        return out
-
-    def _decode_compound(self, raw: np.ndarray) -> np.ndarray:
-        dtype = raw.dtype
-        decoders = []
-        for name in dtype.names:
-            field_dtype = dtype.fields[name][0]
-            if h5py.check_ref_dtype(field_dtype) is not None:
-                decoders.append(lambda v: _reference_path(self.dataset.file, v))
-            elif h5py.check_string_dtype(field_dtype) is not None or field_dtype.kind == "S":
-                decoders.append(lambda v: decode_text(v) if isinstance(v, bytes) else v)
-            else:
-                decoders.append(None)
-        out = np.empty(raw.shape[0], dtype=object)
-        for i, record in enumerate(raw.tolist()):
-            out[i] = tuple(
-                value if decode is None else decode(value)
-                for value, decode in zip(record, decoders, strict=True)
-            )
-        return out
-
-    def _decode_enum(self, raw: np.ndarray) -> np.ndarray:
-        codes = np.asarray(raw, dtype=np.int64)
-        out = np.empty(codes.shape, dtype=object)
-        valid = (codes >= 0) & (codes < len(self.labels))
-        out[valid] = self.labels[codes[valid]]
-        out[~valid] = None
-        return out
-
-
-def _reference_path(h5file: h5py.File, ref: Any) -> str:
-    """Target path of an object reference; '' for a null or dangling one."""
-    if not ref:
-        return ""
-    try:
-        name = h5file[ref].name
-    except (KeyError, ValueError, OSError):
-        return ""
-    return name or ""
-
-
-def _read_points(dataset: h5py.Dataset, positions: np.ndarray) -> np.ndarray:
-    """Values of a 1-D dataset at sorted unique ``positions`` in one HDF5 read."""
-    out = np.empty(positions.size, dtype=dataset.dtype)
-    file_space = dataset.id.get_space()
-    file_space.select_elements(positions.astype(np.uint64).reshape(-1, 1))
-    memory_space = h5py.h5s.create_simple((positions.size,))
-    dataset.id.read(memory_space, file_space, out)
-    return out
-
-
-def _read_reference_addresses(dataset: h5py.Dataset, lo: int, hi: int) -> np.ndarray:
-    """The raw object addresses of references [lo, hi): hashable, unlike ``h5py.Reference``."""
-    file_type = dataset.id.get_type()
-    if file_type.get_size() != 8 or dataset.ndim != 1:
-        raise TypeError("not an old-style 1-D object reference dataset")
-    out = np.empty(hi - lo, dtype=np.uint64)
-    file_space = dataset.id.get_space()
-    file_space.select_hyperslab((lo,), (hi - lo,))
-    memory_space = h5py.h5s.create_simple((hi - lo,))
-    dataset.id.read(memory_space, file_space, out, mtype=file_type)
-    return out
-
-
-def _read_index(dataset: h5py.Dataset, lo: int, hi: int) -> np.ndarray:
-    """Index offsets as int64 (they are stored as uint8/uint16/… and must not wrap)."""
-    return np.asarray(dataset[lo:hi], dtype=np.int64)
-
-
-def _index_bounds(dataset: h5py.Dataset, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(starts, ends) of the given rows of a VectorIndex."""
-    if rows.size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    source = _IndexSource(dataset)
-    ends = source.take(rows)
-    starts = np.zeros(rows.size, dtype=np.int64)
-    nonzero = rows > 0
-    if nonzero.any():
-        starts[nonzero] = source.take(rows[nonzero] - 1)
-    return starts, ends
-
-
-class _IndexSource(_Source):
-    def read(self, lo: int, hi: int) -> np.ndarray:
-        hi = min(hi, len(self))
-        return _read_index(self.dataset, min(lo, hi), hi)
-
-
 # -- columns --------------------------------------------------------------------------------
 
 
@@ -361,11 +139,11 @@ class Column:
         self.target_table: str | None = None
         labels = None
         if "table" in attrs and isinstance(attrs["table"], h5py.Reference):
-            self.target_table = _reference_path(dataset.file, attrs["table"]) or None
+            self.target_table = reference_path(dataset.file, attrs["table"]) or None
             self.element_kind = REGION
         elif "elements" in attrs and isinstance(attrs["elements"], h5py.Reference):
             elements = dataset.file[attrs["elements"]]
-            labels = _Source(elements).read(0, len(elements))
+            labels = VectorReader(elements).read(0, len(elements))
             self.element_kind = ENUM
         elif h5py.check_ref_dtype(dataset.dtype) is not None:
             self.element_kind = REFERENCE
@@ -379,7 +157,7 @@ class Column:
             self.element_kind = ENUM
         else:
             self.element_kind = NUMBER
-        self._source = _Source(dataset, labels)
+        self._source = VectorReader(dataset, labels)
         # Index levels, outermost first: x_index_index, then x_index.
         levels: list[h5py.Dataset] = []
         index_name = f"{dataset_name}_index"
@@ -433,20 +211,20 @@ class Column:
         ragged columns give a list with one array per row, and doubly ragged ones a list of
         lists of arrays.
         """
-        selected = _as_rows(rows, self.n_rows, f"column {self.name} of {self.table_path}")
+        selected = as_rows(rows, self.n_rows, f"column {self.name} of {self.table_path}")
         if not self._levels:
             contiguous = selected.size and np.all(np.diff(selected) == 1)
             if (isinstance(rows, slice) or rows is None) and contiguous:
                 return self._source.read(int(selected[0]), int(selected[-1]) + 1)
             return self._source.take(selected)
-        starts, ends = _index_bounds(self._levels[0], selected)
+        starts, ends = index_bounds(self._levels[0], selected)
         return self._expand(1, starts, ends)
 
     def _expand(self, depth: int, starts: np.ndarray, ends: np.ndarray) -> list[Any]:
         """Cells made of the [start, end) ranges of level ``depth`` (the data after the last)."""
         if depth == len(self._levels):
             return self._source.read_ranges(starts, ends)
-        level = _IndexSource(self._levels[depth])
+        level = IndexReader(self._levels[depth])
         # For each range [s, e) of this index, element j spans level[j-1] .. level[j].
         bounds = level.read_ranges(np.maximum(starts - 1, 0), ends)
         sub_starts: list[np.ndarray] = []
@@ -475,17 +253,17 @@ class Column:
         """Number of values in each ragged cell (first index level); reads the index only."""
         if not self._levels:
             raise NdviewerError(f"Column {self.name} of {self.table_path} is not ragged.")
-        selected = _as_rows(rows, self.n_rows, f"column {self.name} of {self.table_path}")
+        selected = as_rows(rows, self.n_rows, f"column {self.name} of {self.table_path}")
         if rows is None or isinstance(rows, slice):
             if selected.size == 0:
                 return np.zeros(0, dtype=np.int64)
             lo, hi = int(selected[0]), int(selected[-1]) + 1
             if np.all(np.diff(selected) == 1):
-                ends = _read_index(self._levels[0], max(lo - 1, 0), hi)
+                ends = read_index(self._levels[0], max(lo - 1, 0), hi)
                 if lo == 0:
                     ends = np.concatenate([[0], ends])
                 return np.diff(ends)
-        starts, ends = _index_bounds(self._levels[0], selected)
+        starts, ends = index_bounds(self._levels[0], selected)
         return ends - starts
 
     def bounds(
@@ -494,8 +272,8 @@ class Column:
         """(starts, ends) of each ragged cell's values, as positions in the next level."""
         if not self._levels:
             raise NdviewerError(f"Column {self.name} of {self.table_path} is not ragged.")
-        selected = _as_rows(rows, self.n_rows, f"column {self.name} of {self.table_path}")
-        return _index_bounds(self._levels[0], selected)
+        selected = as_rows(rows, self.n_rows, f"column {self.name} of {self.table_path}")
+        return index_bounds(self._levels[0], selected)
 
     @property
     def n_values(self) -> int:
@@ -529,7 +307,7 @@ class Column:
 
     def previews(self, rows: np.ndarray, n_items: int = PREVIEW_ITEMS) -> list[RaggedCell]:
         """Length and first ``n_items`` values of each ragged cell, without reading the rest."""
-        starts, ends = _index_bounds(self._levels[0], rows)
+        starts, ends = index_bounds(self._levels[0], rows)
         if self.ragged_depth > 1:
             return [RaggedCell(int(e - s), None) for s, e in zip(starts, ends, strict=True)]
         heads = self._source.read_ranges(starts, np.minimum(ends, starts + n_items))
@@ -662,7 +440,7 @@ class Table:
         self._keys: OrderedDict[str, np.ndarray] = OrderedDict()
         self._keys_lock = threading.Lock()
         id_dataset = group["id"]
-        self._ids = _Source(id_dataset)
+        self._ids = VectorReader(id_dataset)
         self.n_rows = len(self._ids)
         self.columns: list[Column] = []
         for colname in _colnames(group):
@@ -686,6 +464,17 @@ class Table:
         obj = node.h5obj()
         if not isinstance(obj, h5py.Group):
             raise NdviewerError(f"{node.path} in {node.file.path} is not a table group.")
+        return cls(obj)
+
+    @classmethod
+    def from_path(cls, file: OpenFile, path: str) -> Table:
+        """The table at ``path`` of an open file (links are followed).
+
+        Raises ``NdviewerError`` when nothing is there or it is not a DynamicTable.
+        """
+        obj = file.h5.get(path)
+        if obj is None:
+            raise NdviewerError(f"{path} does not exist in {file.h5.filename}.")
         return cls(obj)
 
     def _add_column(self, group: h5py.Group, dataset_name: str, name: str) -> None:
@@ -720,7 +509,7 @@ class Table:
             raise NdviewerError(f"Table {self.path} has no column named {name}.") from None
 
     def ids(self, rows: Sequence[int] | np.ndarray | slice | None = None) -> np.ndarray:
-        selected = _as_rows(rows, self.n_rows, f"table {self.path}")
+        selected = as_rows(rows, self.n_rows, f"table {self.path}")
         return self._ids.take(selected)
 
     def read_block(
@@ -733,7 +522,7 @@ class Table:
 
         Rows a column does not have (a damaged, short column) come back as None.
         """
-        selected = _as_rows(rows, self.n_rows, f"table {self.path}")
+        selected = as_rows(rows, self.n_rows, f"table {self.path}")
         names = self.column_names if columns is None else list(columns)
         cells: dict[str, Sequence[Any]] = {}
         for name in names:
@@ -783,240 +572,3 @@ class Table:
                 ]
             )
         return keys[: self.n_rows]
-
-    def sort_order(
-        self, name: str, descending: bool = False, rows: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Row numbers ordered by column ``name``; ties keep table order, NaN goes last."""
-        keys = self.sort_keys(name)
-        subset = np.arange(self.n_rows, dtype=np.int64) if rows is None else np.asarray(rows)
-        return subset[order_by_keys(keys[subset], descending)]
-
-    def filter_rows(self, filters: Mapping[str, str], rows: np.ndarray | None = None) -> np.ndarray:
-        """Row numbers (ascending, within ``rows`` if given) matching every column filter."""
-        mask = np.ones(self.n_rows, dtype=bool)
-        for name, text in filters.items():
-            if text.strip():
-                mask &= filter_mask(self.sort_keys(name), text)
-        matched = np.flatnonzero(mask)
-        if rows is not None:
-            matched = np.asarray(rows)[mask[np.asarray(rows)]]
-        return matched
-
-
-# -- sorting and filtering ------------------------------------------------------------------
-
-
-def order_by_keys(keys: np.ndarray, descending: bool = False) -> np.ndarray:
-    """Stable argsort of ``keys``; NaN keys go last in both directions."""
-    n = len(keys)
-    if keys.dtype.kind == "f":
-        valid = ~np.isnan(keys)
-        positions = np.flatnonzero(valid)
-        ordered = positions[_stable_order(keys[valid], descending)]
-        return np.concatenate([ordered, np.flatnonzero(~valid)])
-    return np.arange(n, dtype=np.int64)[_stable_order(keys, descending)]
-
-
-def _stable_order(keys: np.ndarray, descending: bool) -> np.ndarray:
-    if not descending:
-        return np.argsort(keys, kind="stable")
-    n = len(keys)
-    # Sorting the reversed keys and reversing the result keeps ties in ascending row order.
-    return (n - 1 - np.argsort(keys[::-1], kind="stable"))[::-1]
-
-
-_COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<|=)\s*(.+?)\s*$")
-_RANGE = re.compile(r"^\s*(\S+)\s*\.\.\s*(\S+)\s*$")
-
-
-def filter_mask(keys: np.ndarray, text: str) -> np.ndarray:
-    """Which keys match a filter typed by the user.
-
-    Numbers (and ragged counts, ids, bools as 0/1): ``3``, ``> 3``, ``>= 3``, ``< 3``,
-    ``<= 3``, ``= 3``, ``!= 3``, ``2..5`` (inclusive). Text: case-insensitive substring,
-    ``=word`` for an exact match, ``!word`` for "does not contain".
-    """
-    text = text.strip()
-    if keys.dtype.kind in "biuf":
-        return _numeric_mask(keys, text)
-    values = keys if keys.dtype.kind == "U" else keys.astype(str)
-    if text.startswith("!="):
-        return values != text[2:].strip()
-    if text.startswith("=="):
-        return values == text[2:].strip()
-    if text.startswith("="):
-        return values == text[1:].strip()
-    if text.startswith("!") and len(text) > 1:
-        return ~_contains(values, text[1:])
-    return _contains(values, text)
-
-
-def _contains(values: np.ndarray, needle: str) -> np.ndarray:
-    """Case-insensitive substring test over a unicode array (numpy's string ufuncs)."""
-    strings = getattr(np, "strings", np.char)  # np.strings (numpy >= 2) is the faster one
-    return strings.find(strings.lower(values), needle.lower()) >= 0
-
-
-def _parse_number(text: str, filter_text: str) -> float:
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return 1.0 if lowered == "true" else 0.0
-    try:
-        return float(text)
-    except ValueError:
-        raise NdviewerError(
-            f"The filter {filter_text!r} needs a number, e.g. '> 2.5', '3' or '1..10'."
-        ) from None
-
-
-def _numeric_mask(keys: np.ndarray, text: str) -> np.ndarray:
-    values = keys.astype(float) if keys.dtype.kind == "b" else keys
-    match = _RANGE.match(text)
-    if match:
-        lo = _parse_number(match.group(1), text)
-        hi = _parse_number(match.group(2), text)
-        return (values >= min(lo, hi)) & (values <= max(lo, hi))
-    match = _COMPARISON.match(text)
-    op, number = (match.group(1), match.group(2)) if match else ("=", text)
-    threshold = _parse_number(number, text)
-    with np.errstate(invalid="ignore"):
-        if op == ">":
-            return values > threshold
-        if op == ">=":
-            return values >= threshold
-        if op == "<":
-            return values < threshold
-        if op == "<=":
-            return values <= threshold
-        if op == "!=":
-            return values != threshold
-        if math.isnan(threshold):
-            return np.isnan(values) if values.dtype.kind == "f" else np.zeros(len(values), bool)
-        return values == threshold
-
-
-# -- display --------------------------------------------------------------------------------
-
-
-def format_value(value: Any, max_items: int = 6, precise: bool = False) -> str:
-    """Short one-line text for one value (not a whole ragged cell).
-
-    Floats show 6 significant digits, or every digit needed to read them back when
-    ``precise`` (for copying).
-    """
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.replace("\n", " ⏎ ")
-    if isinstance(value, bytes):
-        return decode_text(value)
-    if isinstance(value, bool | np.bool_):
-        return "True" if value else "False"
-    if isinstance(value, float | np.floating):
-        return repr(float(value)) if precise else f"{float(value):.6g}"
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, tuple):
-        return "(" + ", ".join(format_value(v, max_items, precise) for v in value) + ")"
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        return format_value(value.item(), max_items, precise)
-    if isinstance(value, np.ndarray) and value.ndim >= 2 and not precise:
-        # e.g. a mean waveform: its shape says more than the first nested rows would
-        flat = value.ravel()
-        head = ", ".join(format_value(v, max_items) for v in flat[:max_items])
-        shape = " × ".join(str(n) for n in value.shape)
-        return f"{shape}: {head}{', …' if flat.size > max_items else ''}"
-    if isinstance(value, np.ndarray | list):
-        items = list(value[:max_items])
-        text = ", ".join(format_value(v, max_items, precise) for v in items)
-        return f"[{text}{', …' if len(value) > max_items else ''}]"
-    return str(value)
-
-
-def format_cell(column: Column | None, value: Any) -> str:
-    """The text a table view shows for a cell (ragged cells: count, then the first values)."""
-    if isinstance(value, RaggedCell):
-        noun = "item" if value.count == 1 else "items"
-        if value.head is None or value.count == 0:
-            return f"{value.count} {noun}"
-        shown = ", ".join(_format_element(column, v) for v in value.head)
-        return f"{value.count} {noun}: {shown}{', …' if value.truncated else ''}"
-    return _format_element(column, value)
-
-
-def _format_element(column: Column | None, value: Any) -> str:
-    if value is None:  # a cell a short (damaged) column does not have
-        return ""
-    if column is not None and column.element_kind == REGION and column.target_table:
-        table_name = column.target_table.rsplit("/", 1)[-1]
-        if isinstance(value, np.ndarray) and value.ndim:
-            return f"{table_name}{format_value(value)}"
-        return f"{table_name}[{format_value(value)}]"
-    if column is not None and column.element_kind == REFERENCE and value == "":
-        return "(null reference)"
-    return format_value(value)
-
-
-def preview_text(column: Column, value: Any, max_items: int = 1000) -> str:
-    """Multi-line text of a whole cell for the preview pane, truncated at ``max_items`` lines."""
-    lines: list[str] = []
-
-    def walk(item: Any, depth: int) -> None:
-        if len(lines) >= max_items:
-            return
-        if isinstance(item, list) or (
-            isinstance(item, np.ndarray)
-            and item.ndim >= 1
-            and column.is_ragged
-            and depth < column.ragged_depth
-        ):
-            lines.append("  " * depth + f"[{len(item)} items]")
-            for sub in item:
-                walk(sub, depth + 1)
-        else:
-            lines.append("  " * depth + _format_element(column, item))
-
-    if column.is_ragged:
-        walk(value, 0)
-    else:
-        lines.append(_format_element(column, value))
-    if len(lines) >= max_items:
-        lines.append(f"… (first {max_items} lines shown)")
-    return "\n".join(lines)
-
-
-def _tsv_text(column: Column | None, value: Any) -> str:
-    if column is not None and column.element_kind == REFERENCE and value == "":
-        text = ""
-    else:
-        text = format_value(value, max_items=1 << 62, precise=True)
-    return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
-
-
-def table_tsv(table: Table, rows: Sequence[int] | np.ndarray, columns: Sequence[str]) -> str:
-    """Tab-separated text of whole cells (ragged ones in full), with a header line.
-
-    ``columns`` may include ``"id"``. This is what "copy selection" puts on the clipboard, so
-    it pastes into a spreadsheet as one row per table row.
-    """
-    selected = _as_rows(rows, table.n_rows, f"table {table.path}")
-    values: list[Sequence[Any]] = []
-    for name in columns:
-        if name == "id":
-            values.append(table.ids(selected))
-            continue
-        column = table.column(name)
-        present = selected[selected < column.n_rows]
-        cells = list(column.read(present)) if present.size else []
-        it = iter(cells)
-        values.append([next(it) if row < column.n_rows else None for row in selected])
-    lines = ["\t".join(columns)]
-    for i in range(selected.size):
-        lines.append(
-            "\t".join(
-                _tsv_text(None if name == "id" else table.column(name), values[k][i])
-                for k, name in enumerate(columns)
-            )
-        )
-    return "\n".join(lines) + "\n"

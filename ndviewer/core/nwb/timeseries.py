@@ -26,7 +26,7 @@ import h5py
 import numpy as np
 
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.model.nodes import h5_object
+from ndviewer.core.model.nodes import OpenFile, h5_object
 from ndviewer.core.model.values import decode_text, decode_value
 from ndviewer.core.signal.lod.blocks import ArrayBlockReader, H5BlockReader
 
@@ -36,6 +36,7 @@ __all__ = [
     "SampledTimeAxis",
     "TimeAxis",
     "TimeSeriesSource",
+    "channel_count",
     "si_prefix",
 ]
 
@@ -374,6 +375,17 @@ class TimeSeriesSource:
         self.channels = channels or [Channel(i, str(i)) for i in range(self.n_channels)]
         return self
 
+    @classmethod
+    def from_path(cls, file: OpenFile, path: str) -> TimeSeriesSource:
+        """The source for the TimeSeries at ``path`` of an open file (links are followed).
+
+        Raises ``NdviewerError`` when nothing is there or it is not a TimeSeries with data.
+        """
+        group = file.h5.get(path)
+        if group is None:
+            raise NdviewerError(f"{path} does not exist in {file.h5.filename}.")
+        return cls(group)
+
     def _read_channel_conversion(self, group: h5py.Group) -> np.ndarray | None:
         ds = group.get("channel_conversion")
         if not isinstance(ds, h5py.Dataset):
@@ -535,6 +547,13 @@ class TimeSeriesSource:
             f"TimeSeriesSource({self.path!r}, {self.n_samples} samples × "
             f"{self.n_channels} channels, {self.time_source})"
         )
+
+
+def channel_count(file: OpenFile, path: str) -> int:
+    """Channels of the TimeSeries at ``path``, from the shape of its ``data`` alone (nothing is
+    read): the product of the dimensions after time, 1 for 1-D data or no ``data`` at all."""
+    data = file.h5.get(f"{path}/data")
+    return int(np.prod(data.shape[1:])) if data is not None and data.ndim > 1 else 1
 
 
 def _column_text(table: h5py.Group, name: str, rows: np.ndarray) -> list[str] | None:

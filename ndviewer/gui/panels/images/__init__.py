@@ -1,1 +1,2 @@
-"""Parts of the image panel: contrast mapping, overlays and playback helpers."""
+"""The image panel (``image_panel.ImagePanel``) and its parts: canvas, contrast mapping, controls,
+ROI overlays, playback, the linked trace strip and the external-video view."""

@@ -17,7 +17,6 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
-import h5py
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
@@ -36,12 +35,13 @@ from PySide6.QtWidgets import (
 
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.model.catalog import Catalog
-from ndviewer.core.model.nodes import Node, read_type_attrs
+from ndviewer.core.model.nodes import Node
 from ndviewer.core.nwb.alignment import (
     AlignedEvents,
     Psth,
     align_events,
     align_samples,
+    alignment_role,
     group_labels,
     group_means,
     group_trials,
@@ -50,14 +50,14 @@ from ndviewer.core.nwb.alignment import (
     reference_times,
     time_columns,
 )
-from ndviewer.core.nwb.tables import Table, is_table_group
-from ndviewer.core.nwb.timeseries import TimeSeriesSource
+from ndviewer.core.nwb.summary import find_typed_paths
+from ndviewer.core.nwb.tables import Table
+from ndviewer.core.nwb.timeseries import TimeSeriesSource, channel_count
 from ndviewer.core.nwb.units import UnitsTable
 from ndviewer.gui.panels.base import Panel, PanelContext
 from ndviewer.gui.panels.tables.plot_style import CURSOR_COLOR, group_color, make_plot
 
 NO_GROUPING = "(all trials)"
-_SCAN_ROOTS = ("intervals", "units", "processing", "acquisition", "analysis", "stimulus")
 
 
 @dataclass(frozen=True)
@@ -93,37 +93,6 @@ def _display_rows(group_of: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return rows
 
 
-def find_typed_paths(h5: h5py.File, catalog: Catalog, index: Any, base: str) -> list[str]:
-    """Paths of every object that is_a ``base``: from the file index, else a shallow scan."""
-    if index is not None:
-        return [e.path for e in index.typed if catalog.is_a(e.neurodata_type, base)]
-    found: list[str] = []
-
-    def visit(group: h5py.Group, depth: int) -> None:
-        for name in group:
-            try:
-                item = group[name]
-            except (KeyError, OSError):
-                continue
-            if not isinstance(item, h5py.Group):
-                continue
-            neurodata_type = read_type_attrs(item.attrs)[0]
-            if neurodata_type and catalog.is_a(neurodata_type, base):
-                found.append(item.name)
-            elif depth < 2:
-                visit(item, depth + 1)
-
-    for root in _SCAN_ROOTS:
-        item = h5.get(root)
-        if isinstance(item, h5py.Group):
-            neurodata_type = read_type_attrs(item.attrs)[0]
-            if neurodata_type and catalog.is_a(neurodata_type, base):
-                found.append(item.name)
-            else:
-                visit(item, 0)
-    return found
-
-
 class PsthPanel(Panel):
     """Trial-aligned raster and PSTH of a unit, or trial-aligned average of a TimeSeries."""
 
@@ -157,12 +126,7 @@ class PsthPanel(Panel):
 
     @classmethod
     def priority(cls, node: Node, catalog: Catalog) -> int:
-        group = node.h5obj()
-        if not is_table_group(group):
-            return -1
-        if "spike_times_index" in group or "start_time" in group:
-            return 40
-        return -1
+        return 40 if alignment_role(node) is not None else -1
 
     # -- layout ------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -258,12 +222,11 @@ class PsthPanel(Panel):
 
     def _fill_sources(self, index: Any) -> None:
         file = self.context.file
-        catalog = file.catalog
-        trials = find_typed_paths(file.h5, catalog, index, "TimeIntervals")
-        units = find_typed_paths(file.h5, catalog, index, "Units")
-        series = find_typed_paths(file.h5, catalog, index, "TimeSeries")
+        trials = find_typed_paths(file, "TimeIntervals", index)
+        units = find_typed_paths(file, "Units", index)
+        series = find_typed_paths(file, "TimeSeries", index)
         here = self.node.path
-        is_units = "spike_times_index" in (self.node.h5obj() or {})
+        is_units = alignment_role(self.node) == "units"
         if is_units and here not in units:
             units.insert(0, here)
         if not is_units and here not in trials:
@@ -296,9 +259,12 @@ class PsthPanel(Panel):
         align, group = self.align_combo.currentText(), self.group_combo.currentText()
         self.align_combo.clear()
         self.group_combo.clear()
-        group_obj = self.context.file.h5.get(path) if path else None
-        if is_table_group(group_obj):
-            self._trials = Table(group_obj)
+        if path:
+            try:
+                self._trials = Table.from_path(self.context.file, path)
+            except NdviewerError:  # not a table: nothing to align to
+                pass
+        if self._trials is not None:
             times = time_columns(self._trials)
             self.align_combo.addItems(times)
             if align in times:
@@ -318,7 +284,7 @@ class PsthPanel(Panel):
         self.unit_combo.clear()
         if kind == "units":
             try:
-                self._units = UnitsTable(Table(self.context.file.h5[path]))
+                self._units = UnitsTable(Table.from_path(self.context.file, path))
             except NdviewerError as exc:
                 self.status_label.setText(exc.message)
             else:
@@ -331,8 +297,7 @@ class PsthPanel(Panel):
             widget.setVisible(is_units)
         self.channel_spin.setVisible(kind == "series")
         if kind == "series":
-            data = self.context.file.h5.get(f"{path}/data")
-            n_channels = int(np.prod(data.shape[1:])) if data is not None and data.ndim > 1 else 1
+            n_channels = channel_count(self.context.file, path)
             self.channel_spin.setRange(0, max(0, n_channels - 1))
         self.psth_plot.getAxis("left").setLabel(
             "rate" if is_units else "mean", units="Hz" if is_units else None
@@ -409,7 +374,7 @@ class PsthPanel(Panel):
         units = self._units
         unit = self.unit_combo.currentData()
         channel = self.channel_spin.value()
-        h5 = self.context.file.h5
+        file = self.context.file
 
         def compute(_token) -> SpikeAlignment | SeriesAlignment:
             references = reference_times(trials, align_to)
@@ -423,7 +388,7 @@ class PsthPanel(Panel):
                 _, group_of = group_trials(labels, references.size)
                 return SpikeAlignment(aligned, result, _display_rows(group_of, valid), group_of)
             if kind == "series":
-                source = TimeSeriesSource(h5[path])
+                source = TimeSeriesSource.from_path(file, path)
                 samples = align_samples(source, references, window, bin_size, channel)
                 names, group_of = group_trials(labels, references.size)
                 means_labels, means, sems = group_means(

@@ -16,6 +16,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
 from PySide6.QtGui import QColor, QFont
 
+from ndviewer.core.nwb.table_view import format_cell
 from ndviewer.core.nwb.tables import (
     BOOL,
     NUMBER,
@@ -23,7 +24,6 @@ from ndviewer.core.nwb.tables import (
     RaggedCell,
     RowBlock,
     Table,
-    format_cell,
 )
 from ndviewer.gui.workers import WorkerPool
 

@@ -39,13 +39,8 @@ from PySide6.QtWidgets import (
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.model.catalog import Catalog
 from ndviewer.core.model.nodes import Node
-from ndviewer.core.nwb.tables import (
-    JumpTarget,
-    Table,
-    is_table_group,
-    preview_text,
-    table_tsv,
-)
+from ndviewer.core.nwb.table_view import filter_rows, preview_text, sort_order, table_tsv
+from ndviewer.core.nwb.tables import JumpTarget, Table, is_table_group
 from ndviewer.gui.panels.base import Panel, PanelContext
 from ndviewer.gui.panels.tables.table_model import TABLE_ROW_ROLE, TableModel
 
@@ -280,10 +275,10 @@ class TablePanel(Panel):
         sort = self._sort
 
         def compute(token) -> np.ndarray:
-            rows = table.filter_rows(filters) if filters else None
+            rows = filter_rows(table, filters) if filters else None
             token.check()
             if sort is not None:
-                return table.sort_order(sort[0], sort[1], rows)
+                return sort_order(table, sort[0], sort[1], rows)
             return np.arange(table.n_rows, dtype=np.int64) if rows is None else rows
 
         self._show_message("sorting and filtering…")

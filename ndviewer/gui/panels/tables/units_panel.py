@@ -38,7 +38,8 @@ from PySide6.QtWidgets import (
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.model.catalog import Catalog
 from ndviewer.core.model.nodes import Node
-from ndviewer.core.nwb.tables import Table, format_value
+from ndviewer.core.nwb.table_view import format_value, order_by_keys
+from ndviewer.core.nwb.tables import Table
 from ndviewer.core.nwb.units import FIRING_RATE, IsiHistogram, RateCurve, UnitsTable
 from ndviewer.gui.panels.base import Panel, PanelContext
 from ndviewer.gui.panels.tables.plot_style import (
@@ -297,8 +298,6 @@ class UnitsPanel(Panel):
         self._resort()
 
     def _resort(self) -> None:
-        from ndviewer.core.nwb.tables import order_by_keys
-
         units = self.units
         key = self.sort_combo.currentText()
         descending = self.descending_button.isChecked()

@@ -14,7 +14,6 @@ import math
 import time
 from typing import ClassVar
 
-import h5py
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -36,15 +35,15 @@ from ndviewer.core.model.nodes import Node
 from ndviewer.core.nwb.images import (
     ImageSource,
     SeriesSource,
+    is_viewable_image,
     open_image_source,
-    read_time_axis,
 )
 from ndviewer.core.nwb.masks import (
     RoiMasks,
     RoiTrace,
     find_plane_segmentations,
-    find_roi_traces,
-    load_roi_masks,
+    load_plane_segmentation,
+    read_roi_trace,
 )
 from ndviewer.core.signal.projections import compute_projections
 from ndviewer.gui.panels.base import Panel, PanelContext
@@ -74,13 +73,6 @@ BAR_UPDATE_INTERVAL = 1 / 30
 PROJECTIONS = ("Frames", "Mean", "Max", "Min", "Std")
 
 
-def _image_object(node: Node) -> h5py.Group | h5py.Dataset | None:
-    try:
-        return node.h5obj()
-    except (OSError, KeyError):
-        return None
-
-
 class ImagePanel(Panel):
     """Frames, contrast, projections and ROIs of one image object.
 
@@ -102,24 +94,7 @@ class ImagePanel(Panel):
 
     @classmethod
     def priority(cls, node: Node, catalog: Catalog) -> int:
-        obj = _image_object(node)
-        if obj is None:
-            return -1
-        if isinstance(obj, h5py.Dataset):
-            return 100 if obj.ndim in (2, 3) and obj.dtype.kind in "uifb" else -1
-        if "data" in obj or "external_file" in obj:  # an ImageSeries
-            data = obj.get("data")
-            if "external_file" in obj or (isinstance(data, h5py.Dataset) and data.ndim >= 3):
-                return 100
-            return -1
-        if node.neurodata_type and catalog.is_a(node.neurodata_type, "Images"):
-            has_image = any(
-                isinstance(child, h5py.Dataset) and child.ndim in (2, 3)
-                for name, child in obj.items()
-                if name != "order_of_images"
-            )
-            return 100 if has_image else -1
-        return -1
+        return 100 if is_viewable_image(node, catalog.is_a) else -1
 
     def __init__(self, context: PanelContext, node: Node, parent: QWidget | None = None) -> None:
         super().__init__(context, node, parent)
@@ -152,7 +127,7 @@ class ImagePanel(Panel):
         self.message.hide()
         layout.addWidget(self.message)
         try:
-            self.source = open_image_source(node.h5obj())
+            self.source = open_image_source(node)
         except (NdviewerError, OSError, KeyError, ValueError) as exc:
             self._show_message(getattr(exc, "message", None) or f"{node.path}: {exc}")
             return
@@ -519,7 +494,7 @@ class ImagePanel(Panel):
 
     # ------------------------------------------------------------------ ROIs
     def _find_segmentations(self) -> None:
-        series = self.node.h5obj()
+        node = self.node
 
         def done(paths: list[str]) -> None:
             if not paths:
@@ -534,7 +509,7 @@ class ImagePanel(Panel):
             self._on_roi_source(1)
 
         self.context.pool.submit(
-            self.job_key("segmentations"), lambda _t: find_plane_segmentations(series), done
+            self.job_key("segmentations"), lambda _t: find_plane_segmentations(node), done
         )
 
     def _on_roi_source(self, row: int) -> None:
@@ -544,16 +519,15 @@ class ImagePanel(Panel):
             self.traces = []
             self.overlay.set_masks(None)
             return
-        h5 = self.context.file.h5
+        file = self.context.file
         geometry = self.source.frame_geometry(0)
         shape = geometry.size if geometry.n_planes == 1 else (*geometry.size, geometry.n_planes)
 
         def work(_token):
-            group = h5[path]
-            masks = load_roi_masks(group, shape=shape)
+            masks, traces = load_plane_segmentation(file, path, shape)
             masks.outlines()  # warm the label image and outlines off the GUI thread
             masks.label_image(0 if masks.is_volumetric else None)
-            return masks, find_roi_traces(group)
+            return masks, traces
 
         def done(result) -> None:
             self.masks, self.traces = result
@@ -607,22 +581,10 @@ class ImagePanel(Panel):
             self._set_status(f"ROI id {roi_id} has no RoiResponseSeries")
             return
         column = trace.column_of(row)
-        h5 = self.context.file.h5
+        file = self.context.file
 
         def work(_token):
-            group = h5[trace.path]
-            data = group["data"]
-            values = data[:, column] if data.ndim == 2 else data[()]
-            values = values * float(data.attrs.get("conversion", 1.0)) + float(
-                data.attrs.get("offset", 0.0)
-            )
-            axis = read_time_axis(group, data.shape[0])
-            times = (
-                axis.time_of(np.arange(axis.n_frames))
-                if axis is not None
-                else np.arange(data.shape[0], dtype=np.float64)
-            )
-            return times, values
+            return read_roi_trace(file, trace.path, column)
 
         def done(result) -> None:
             times, values = result

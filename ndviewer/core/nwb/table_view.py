@@ -1,0 +1,263 @@
+"""What a table view does with a :class:`~ndviewer.core.nwb.tables.Table`: order its rows by a
+column, keep the rows matching filters the user typed, and show cells as text (one line in the
+grid, every value in the preview pane, tab-separated for the clipboard).
+
+Sorting and filtering work on a column's sort keys (one comparable value per row, read once and
+kept by the table), so re-sorting or refining a filter of 10^6 rows reads nothing again.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ndviewer.core.errors import NdviewerError
+from ndviewer.core.model.values import decode_text
+from ndviewer.core.nwb.tables import REFERENCE, REGION, Column, RaggedCell, Table
+from ndviewer.core.nwb.vectors import as_rows
+
+# -- sorting and filtering ------------------------------------------------------------------
+
+
+def sort_order(
+    table: Table, name: str, descending: bool = False, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Row numbers of ``table`` ordered by column ``name`` (``"id"`` for the row ids), within
+    ``rows`` if given; ties keep table order, NaN goes last."""
+    keys = table.sort_keys(name)
+    subset = np.arange(table.n_rows, dtype=np.int64) if rows is None else np.asarray(rows)
+    return subset[order_by_keys(keys[subset], descending)]
+
+
+def filter_rows(
+    table: Table, filters: Mapping[str, str], rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Row numbers of ``table`` (ascending, within ``rows`` if given) matching every column
+    filter (column name -> text as :func:`filter_mask` reads it)."""
+    mask = np.ones(table.n_rows, dtype=bool)
+    for name, text in filters.items():
+        if text.strip():
+            mask &= filter_mask(table.sort_keys(name), text)
+    matched = np.flatnonzero(mask)
+    if rows is not None:
+        matched = np.asarray(rows)[mask[np.asarray(rows)]]
+    return matched
+
+
+def order_by_keys(keys: np.ndarray, descending: bool = False) -> np.ndarray:
+    """Stable argsort of ``keys``; NaN keys go last in both directions."""
+    n = len(keys)
+    if keys.dtype.kind == "f":
+        valid = ~np.isnan(keys)
+        positions = np.flatnonzero(valid)
+        ordered = positions[_stable_order(keys[valid], descending)]
+        return np.concatenate([ordered, np.flatnonzero(~valid)])
+    return np.arange(n, dtype=np.int64)[_stable_order(keys, descending)]
+
+
+def _stable_order(keys: np.ndarray, descending: bool) -> np.ndarray:
+    if not descending:
+        return np.argsort(keys, kind="stable")
+    n = len(keys)
+    # Sorting the reversed keys and reversing the result keeps ties in ascending row order.
+    return (n - 1 - np.argsort(keys[::-1], kind="stable"))[::-1]
+
+
+_COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<|=)\s*(.+?)\s*$")
+_RANGE = re.compile(r"^\s*(\S+)\s*\.\.\s*(\S+)\s*$")
+
+
+def filter_mask(keys: np.ndarray, text: str) -> np.ndarray:
+    """Which keys match a filter typed by the user.
+
+    Numbers (and ragged counts, ids, bools as 0/1): ``3``, ``> 3``, ``>= 3``, ``< 3``,
+    ``<= 3``, ``= 3``, ``!= 3``, ``2..5`` (inclusive). Text: case-insensitive substring,
+    ``=word`` for an exact match, ``!word`` for "does not contain".
+    """
+    text = text.strip()
+    if keys.dtype.kind in "biuf":
+        return _numeric_mask(keys, text)
+    values = keys if keys.dtype.kind == "U" else keys.astype(str)
+    if text.startswith("!="):
+        return values != text[2:].strip()
+    if text.startswith("=="):
+        return values == text[2:].strip()
+    if text.startswith("="):
+        return values == text[1:].strip()
+    if text.startswith("!") and len(text) > 1:
+        return ~_contains(values, text[1:])
+    return _contains(values, text)
+
+
+def _contains(values: np.ndarray, needle: str) -> np.ndarray:
+    """Case-insensitive substring test over a unicode array (numpy's string ufuncs)."""
+    strings = getattr(np, "strings", np.char)  # np.strings (numpy >= 2) is the faster one
+    return strings.find(strings.lower(values), needle.lower()) >= 0
+
+
+def _parse_number(text: str, filter_text: str) -> float:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return 1.0 if lowered == "true" else 0.0
+    try:
+        return float(text)
+    except ValueError:
+        raise NdviewerError(
+            f"The filter {filter_text!r} needs a number, e.g. '> 2.5', '3' or '1..10'."
+        ) from None
+
+
+def _numeric_mask(keys: np.ndarray, text: str) -> np.ndarray:
+    values = keys.astype(float) if keys.dtype.kind == "b" else keys
+    match = _RANGE.match(text)
+    if match:
+        lo = _parse_number(match.group(1), text)
+        hi = _parse_number(match.group(2), text)
+        return (values >= min(lo, hi)) & (values <= max(lo, hi))
+    match = _COMPARISON.match(text)
+    op, number = (match.group(1), match.group(2)) if match else ("=", text)
+    threshold = _parse_number(number, text)
+    with np.errstate(invalid="ignore"):
+        if op == ">":
+            return values > threshold
+        if op == ">=":
+            return values >= threshold
+        if op == "<":
+            return values < threshold
+        if op == "<=":
+            return values <= threshold
+        if op == "!=":
+            return values != threshold
+        if math.isnan(threshold):
+            return np.isnan(values) if values.dtype.kind == "f" else np.zeros(len(values), bool)
+        return values == threshold
+
+
+# -- display --------------------------------------------------------------------------------
+
+
+def format_value(value: Any, max_items: int = 6, precise: bool = False) -> str:
+    """Short one-line text for one value (not a whole ragged cell).
+
+    Floats show 6 significant digits, or every digit needed to read them back when
+    ``precise`` (for copying).
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.replace("\n", " ⏎ ")
+    if isinstance(value, bytes):
+        return decode_text(value)
+    if isinstance(value, bool | np.bool_):
+        return "True" if value else "False"
+    if isinstance(value, float | np.floating):
+        return repr(float(value)) if precise else f"{float(value):.6g}"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, tuple):
+        return "(" + ", ".join(format_value(v, max_items, precise) for v in value) + ")"
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return format_value(value.item(), max_items, precise)
+    if isinstance(value, np.ndarray) and value.ndim >= 2 and not precise:
+        # e.g. a mean waveform: its shape says more than the first nested rows would
+        flat = value.ravel()
+        head = ", ".join(format_value(v, max_items) for v in flat[:max_items])
+        shape = " × ".join(str(n) for n in value.shape)
+        return f"{shape}: {head}{', …' if flat.size > max_items else ''}"
+    if isinstance(value, np.ndarray | list):
+        items = list(value[:max_items])
+        text = ", ".join(format_value(v, max_items, precise) for v in items)
+        return f"[{text}{', …' if len(value) > max_items else ''}]"
+    return str(value)
+
+
+def format_cell(column: Column | None, value: Any) -> str:
+    """The text a table view shows for a cell (ragged cells: count, then the first values)."""
+    if isinstance(value, RaggedCell):
+        noun = "item" if value.count == 1 else "items"
+        if value.head is None or value.count == 0:
+            return f"{value.count} {noun}"
+        shown = ", ".join(_format_element(column, v) for v in value.head)
+        return f"{value.count} {noun}: {shown}{', …' if value.truncated else ''}"
+    return _format_element(column, value)
+
+
+def _format_element(column: Column | None, value: Any) -> str:
+    if value is None:  # a cell a short (damaged) column does not have
+        return ""
+    if column is not None and column.element_kind == REGION and column.target_table:
+        table_name = column.target_table.rsplit("/", 1)[-1]
+        if isinstance(value, np.ndarray) and value.ndim:
+            return f"{table_name}{format_value(value)}"
+        return f"{table_name}[{format_value(value)}]"
+    if column is not None and column.element_kind == REFERENCE and value == "":
+        return "(null reference)"
+    return format_value(value)
+
+
+def preview_text(column: Column, value: Any, max_items: int = 1000) -> str:
+    """Multi-line text of a whole cell for the preview pane, truncated at ``max_items`` lines."""
+    lines: list[str] = []
+
+    def walk(item: Any, depth: int) -> None:
+        if len(lines) >= max_items:
+            return
+        if isinstance(item, list) or (
+            isinstance(item, np.ndarray)
+            and item.ndim >= 1
+            and column.is_ragged
+            and depth < column.ragged_depth
+        ):
+            lines.append("  " * depth + f"[{len(item)} items]")
+            for sub in item:
+                walk(sub, depth + 1)
+        else:
+            lines.append("  " * depth + _format_element(column, item))
+
+    if column.is_ragged:
+        walk(value, 0)
+    else:
+        lines.append(_format_element(column, value))
+    if len(lines) >= max_items:
+        lines.append(f"… (first {max_items} lines shown)")
+    return "\n".join(lines)
+
+
+def _tsv_text(column: Column | None, value: Any) -> str:
+    if column is not None and column.element_kind == REFERENCE and value == "":
+        text = ""
+    else:
+        text = format_value(value, max_items=1 << 62, precise=True)
+    return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+
+
+def table_tsv(table: Table, rows: Sequence[int] | np.ndarray, columns: Sequence[str]) -> str:
+    """Tab-separated text of whole cells (ragged ones in full), with a header line.
+
+    ``columns`` may include ``"id"``. This is what "copy selection" puts on the clipboard, so
+    it pastes into a spreadsheet as one row per table row.
+    """
+    selected = as_rows(rows, table.n_rows, f"table {table.path}")
+    values: list[Sequence[Any]] = []
+    for name in columns:
+        if name == "id":
+            values.append(table.ids(selected))
+            continue
+        column = table.column(name)
+        present = selected[selected < column.n_rows]
+        cells = list(column.read(present)) if present.size else []
+        it = iter(cells)
+        values.append([next(it) if row < column.n_rows else None for row in selected])
+    lines = ["\t".join(columns)]
+    for i in range(selected.size):
+        lines.append(
+            "\t".join(
+                _tsv_text(None if name == "id" else table.column(name), values[k][i])
+                for k, name in enumerate(columns)
+            )
+        )
+    return "\n".join(lines) + "\n"
