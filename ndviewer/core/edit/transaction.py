@@ -33,15 +33,12 @@ from typing import Any
 import h5py
 
 from ndviewer.core.edit.atomic_save import (
-    FAULT_ENV,
     Progress,
-    SaveCancelled,
     SaveReport,
     fault,
     lock_original,
     lock_reason,
     read_only_reason,
-    remove_leftovers,
     save_as_copy,
 )
 from ndviewer.core.edit.journal import journal_path
@@ -65,14 +62,11 @@ from ndviewer.core.errors import EditError
 from ndviewer.core.model.values import decode_value
 
 __all__ = [
-    "FAULT_ENV",
     "Edit",
     "EditSession",
-    "SaveCancelled",
     "SaveReport",
     "Transaction",
     "check_writable",
-    "remove_leftovers",
 ]
 
 
