@@ -36,6 +36,7 @@ __all__ = [
     "SampledTimeAxis",
     "TimeAxis",
     "TimeSeriesSource",
+    "plottable_channels",
     "si_prefix",
 ]
 
@@ -50,6 +51,19 @@ def _attr(obj: h5py.HLObject, name: str, default: Any = None) -> Any:
     except (KeyError, OSError):
         return default
     return decode_value(value)
+
+
+def plottable_channels(obj: Any) -> int | None:
+    """Channels a trace view would stack for ``obj`` (a ``Node`` or h5py object), or None
+    when it is no plottable series: a group whose ``data`` is a numeric (``iufb``) dataset of
+    ndim >= 1. Channels are the product of the trailing dimensions; only metadata is read."""
+    group = h5_object(obj)
+    if not isinstance(group, h5py.Group):
+        return None
+    data = group.get("data")
+    if not isinstance(data, h5py.Dataset) or data.dtype.kind not in "iufb" or data.ndim < 1:
+        return None
+    return int(np.prod(data.shape[1:], dtype=np.int64)) if data.ndim > 1 else 1
 
 
 # ---------------------------------------------------------------------------------------------
