@@ -270,8 +270,8 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
     from ndviewer.core.model.files import open_nwb
     from ndviewer.core.time_cursor import TimeCursor
     from ndviewer.gui.panels.base import PanelContext
-    from ndviewer.gui.panels.trace_panel import TracePanel
     from ndviewer.gui.panels.traces import items as trace_items
+    from ndviewer.gui.panels.traces.trace_panel import TracePanel
     from ndviewer.gui.workers import WorkerPool
 
     panel_ids = itertools.count(1)
@@ -334,7 +334,7 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
 
         def ok():
             frame = panel.shown_frame
-            if frame is None or frame.request != panel._wanted:
+            if frame is None or frame.request != panel.frames.wanted:
                 return False
             if window is not None and (frame.request.t0, frame.request.t1) != window:
                 return False
@@ -386,7 +386,7 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
     #    pyramid (in the background), then draws
     ctx, panel, _ = open_panel()
     run_until(lambda: panel.source is not None, 60)
-    start, stop = panel._bounds()
+    start, stop = panel.state.bounds()
     t = time.perf_counter()
     panel.set_window(start, stop)
     result["whole_cold_had_pyramid"] = panel.lod.pyramid is not None
@@ -435,7 +435,7 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
                 panel.go_home()
             presses.append((time.perf_counter(), None))
             key()
-            presses[-1] = (presses[-1][0], panel._wanted)
+            presses[-1] = (presses[-1][0], panel.frames.wanted)
 
         paints.clear()
         shown_requests: list[tuple[float, object, bool]] = []
@@ -450,7 +450,7 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
             lambda: (
                 len(presses) >= n
                 and panel.shown_frame is not None
-                and panel.shown_frame.request == panel._wanted
+                and panel.shown_frame.request == panel.frames.wanted
             ),
             120,
         )
@@ -505,8 +505,8 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
         """What the panel's caches hold, and the process's resident memory now."""
         reader = panel.source.reader
         return {
-            "frames": round(panel._cache._bytes / 1e6, 1),
-            "coarse frames": round(panel._coarse_cache._bytes / 1e6, 1),
+            "frames": round(panel.frames.cache._bytes / 1e6, 1),
+            "coarse frames": round(panel.frames.coarse_cache._bytes / 1e6, 1),
             "decimated units": round(panel.lod.cache_bytes / 1e6, 1),
             "decoded units": round(getattr(reader, "_decoded_bytes", 0) / 1e6, 1),
             "rss now": round(int(open("/proc/self/statm").read().split()[1]) * 4096 / 1e6),

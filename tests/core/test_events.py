@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
+
 import h5py
 import numpy as np
 import pytest
 
+from ndviewer.core.errors import NdviewerError
+from ndviewer.core.model.files import open_nwb
 from ndviewer.core.nwb.events import (
     EventSource,
     IntervalSource,
     SpikeTrainSource,
     find_time_overlays,
+    has_trials_table,
+    has_units_table,
+    load_time_overlays,
 )
 from tests.core.traces_fixtures import write_traces_nwb
 
@@ -121,3 +128,71 @@ def test_event_markers(fixture_file) -> None:
     expected = nwb.events["licks"].to_dataframe()["timestamp"].tolist()
     assert licks.query(0, 10).times.tolist() == expected
     assert licks.query(2.25, 5.0).times.tolist() == [2.25]
+
+
+@pytest.fixture
+def nwb_file(fixture_file, tmp_path):
+    """A copy of the fixture file opened as the application opens it (an NwbFile)."""
+    h5, _, _ = fixture_file
+    file = open_nwb(shutil.copy(h5.filename, tmp_path / "copy.nwb"))
+    yield file
+    file.close()
+
+
+def test_load_time_overlays_opens_every_overlay_of_a_file(nwb_file) -> None:
+    loaded = load_time_overlays(nwb_file)
+    assert [s.name for s in loaded.intervals] == ["epochs", "invalid_times", "stimuli", "trials"]
+    assert sorted(s.path for s in loaded.events) == [
+        "/acquisition/laser",
+        "/acquisition/notes",
+        "/events/licks",
+    ]
+    assert {s.path: s.kind for s in loaded.events}["/acquisition/laser"] == "intervals"
+    assert loaded.units is not None and loaded.units.path == "/units"
+    assert loaded.units.unit_ids.tolist() == [10, 11, 12, 13]
+    trials = next(s for s in loaded.intervals if s.name == "trials")
+    assert trials.query(0.9, 3.0).labels == ["left", "right"]
+
+
+def test_load_time_overlays_skips_what_cannot_be_read(nwb_file) -> None:
+    entries = [
+        ("/intervals/gone", "TimeIntervals"),  # no such object
+        ("/acquisition/raw", "TimeIntervals"),  # no start_time column
+        ("/intervals/trials", "TimeIntervals"),
+        ("/acquisition/raw", "AnnotationSeries"),  # no event times (regular series)
+        ("/acquisition/notes", "AnnotationSeries"),
+        ("/intervals/trials", "Units"),  # no spike_times: the next Units table is used
+        ("/units", "Units"),
+        ("/acquisition/one_d", None),  # untyped entries are ignored
+    ]
+    loaded = load_time_overlays(nwb_file, entries=entries)
+    assert [s.path for s in loaded.intervals] == ["/intervals/trials"]
+    assert [s.path for s in loaded.events] == ["/acquisition/notes"]
+    assert loaded.units is not None and loaded.units.path == "/units"
+    assert load_time_overlays(nwb_file, entries=[("/x", "Units")]).units is None
+
+
+def test_sources_from_file_and_path(nwb_file) -> None:
+    trials = IntervalSource.from_path(nwb_file, "/intervals/trials")
+    assert (trials.n_rows, trials.label_column) == (3, "condition")
+    assert IntervalSource.from_path(nwb_file, "/intervals/trials", "tags").label_column == "tags"
+    assert SpikeTrainSource.from_path(nwb_file, "/units").n_units == 4
+    licks = EventSource.from_path(nwb_file, "/events/licks")
+    assert licks.times.tolist() == [0.75, 2.25, 5.0]
+    with pytest.raises(NdviewerError, match="has no object at /intervals/nope"):
+        IntervalSource.from_path(nwb_file, "/intervals/nope")
+    with pytest.raises(NdviewerError, match="has no spike_times"):
+        SpikeTrainSource.from_path(nwb_file, "/intervals/trials")
+
+
+def test_has_units_and_trials_tables(nwb_file, tmp_path) -> None:
+    assert has_units_table(nwb_file) and has_trials_table(nwb_file)
+    path = tmp_path / "bare.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("units", data=[1, 2, 3])  # a dataset, not the Units table
+        f.create_group("intervals/epochs")
+    bare = open_nwb(path)
+    try:
+        assert not has_units_table(bare) and not has_trials_table(bare)
+    finally:
+        bare.close()

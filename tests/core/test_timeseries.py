@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 from ndviewer.core.errors import NdviewerError
+from ndviewer.core.model.files import open_nwb
 from ndviewer.core.nwb.timeseries import (
     RegularTimeAxis,
     SampledTimeAxis,
     TimeSeriesSource,
-    channel_count,
+    plottable_channels,
     si_prefix,
 )
 from ndviewer.core.signal.lod import TraceLod
@@ -194,7 +195,7 @@ def test_not_a_series_raises_readable_error(fixture_file) -> None:
         TimeSeriesSource(h5["intervals/trials"])
 
 
-def test_from_path_and_channel_count(fixture_file, tmp_path) -> None:
+def test_from_path(fixture_file, tmp_path) -> None:
     h5, _, written = fixture_file
     file = SimpleNamespace(h5=h5)  # what the helpers need of an open file
     lfp = TimeSeriesSource.from_path(file, "/processing/ecephys/LFP/lfp")
@@ -204,14 +205,6 @@ def test_from_path_and_channel_count(fixture_file, tmp_path) -> None:
         TimeSeriesSource.from_path(file, "/acquisition/nothing")
     with pytest.raises(NdviewerError, match="is not a TimeSeries"):
         TimeSeriesSource.from_path(file, "/intervals/trials")
-    assert channel_count(file, "/acquisition/raw") == written["raw"].shape[1]
-    assert channel_count(file, "/processing/ecephys/LFP/lfp") == 3
-    assert channel_count(file, "/acquisition/one_d") == 1
-    assert channel_count(file, "/acquisition/empty") == 3
-    assert channel_count(file, "/intervals/trials") == 1  # no data: one channel
-    with h5py.File(tmp_path / "cube.h5", "w") as cube:
-        cube.create_dataset("series/data", shape=(4, 3, 5), dtype="f4")
-        assert channel_count(SimpleNamespace(h5=cube), "/series") == 15
 
 
 def test_from_numpy_and_si_prefix() -> None:
@@ -221,3 +214,30 @@ def test_from_numpy_and_si_prefix() -> None:
     assert si_prefix("volts", 0.2) == ("mV", 1e3)
     assert si_prefix("V", 2.0) == ("V", 1.0)
     assert si_prefix("degrees", 1e-5) == ("degrees", 1.0)
+
+
+def test_plottable_channels_of_series_and_other_objects(fixture_file, tmp_path) -> None:
+    h5, _, written = fixture_file
+    assert plottable_channels(h5["acquisition/raw"]) == written["raw"].shape[1] == 8
+    assert plottable_channels(h5["acquisition/one_d"]) == 1
+    assert plottable_channels(h5["acquisition/empty"]) == 3  # no samples, still a series
+    assert plottable_channels(h5["processing/behavior/Position/position"]) == 2
+    assert plottable_channels(h5["acquisition/notes"]) is None  # text data
+    assert plottable_channels(h5["acquisition/raw/data"]) is None  # a dataset, not a series
+    assert plottable_channels(h5["intervals/trials"]) is None  # no data member
+    assert plottable_channels(None) is None  # e.g. a broken link's node
+    path = tmp_path / "shapes.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("cube/data", data=np.zeros((5, 3, 4), np.float32))
+        f.create_dataset("flags/data", data=np.zeros(5, bool))
+        f.create_dataset("scalar/data", data=1.0)
+        f.create_dataset("pairs/data", data=np.zeros(5, [("a", "i4"), ("b", "f8")]))
+    file = open_nwb(path)
+    try:  # core Nodes, as the registry passes them
+        assert plottable_channels(file.node("/cube")) == 12
+        assert plottable_channels(file.node("/flags")) == 1
+        assert plottable_channels(file.node("/scalar")) is None  # ndim 0
+        assert plottable_channels(file.node("/pairs")) is None  # compound
+        assert plottable_channels(file.root) is None
+    finally:
+        file.close()

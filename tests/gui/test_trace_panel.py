@@ -19,8 +19,8 @@ from ndviewer.core.nwb.timeseries import TimeSeriesSource
 from ndviewer.core.signal.lod import TraceLod, build_pyramid, minmax_bins
 from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.panels.base import PanelContext
-from ndviewer.gui.panels.trace_panel import TracePanel
 from ndviewer.gui.panels.traces.frames import FrameRequest, coarse_columns, render_frame
+from ndviewer.gui.panels.traces.trace_panel import TracePanel
 from ndviewer.gui.workers import WorkerPool
 from tests.core.traces_fixtures import write_traces_nwb
 
@@ -84,7 +84,7 @@ def wait_frame(qtbot, panel: TracePanel) -> None:
         lambda: (
             not panel._resize_timer.isActive()
             and panel.shown_frame is not None
-            and panel.shown_frame.request == panel._wanted
+            and panel.shown_frame.request == panel.frames.wanted
         ),
         timeout=10_000,
     )
@@ -93,7 +93,7 @@ def wait_frame(qtbot, panel: TracePanel) -> None:
 def test_registry_offers_traces_for_series_only(context) -> None:
     catalog = context.file.catalog
     choices = default_registry().choices("ElectricalSeries", catalog, "group")
-    assert choices[0].panel == "ndviewer.gui.panels.trace_panel:TracePanel"
+    assert choices[0].panel == "ndviewer.gui.panels.traces.trace_panel:TracePanel"
     node = context.file.node(RAW)
     assert TracePanel.priority(node, catalog) == 100
     assert TracePanel.priority(context.file.node("/intervals/trials"), catalog) == -1
@@ -145,7 +145,7 @@ def test_keyboard_pages_time_and_channels(qtbot, context) -> None:
     assert panel.page_channels == [2, 3, 4]
     wait_frame(qtbot, panel)
     assert panel.shown_frame.request.channels == (2, 3, 4)
-    assert panel.page_label.text() == "3–5 of 8"
+    assert panel.controls.page_label.text() == "3–5 of 8"
     # the keys also work when the plot has the focus
     panel.graphics.setFocus()
     qtbot.keyClick(panel.graphics, Qt.Key.Key_Right)
@@ -179,7 +179,7 @@ def test_page_steps_are_served_from_prefetched_frames(qtbot, context) -> None:
     panel.set_window(2.0, 2.5)
     wait_frame(qtbot, panel)
     ahead = panel.shown_frame.request.shifted(0.5)
-    qtbot.waitUntil(lambda: ahead in panel._cache, timeout=5000)
+    qtbot.waitUntil(lambda: ahead in panel.frames.cache, timeout=5000)
     with qtbot.waitSignal(panel.frame_shown, timeout=1000) as blocker:
         qtbot.keyClick(panel, Qt.Key.Key_Right)
     assert blocker.args[0].request == ahead  # shown synchronously, from the cache
@@ -233,7 +233,10 @@ def test_select_channels_by_group_and_location(qtbot, context) -> None:
     assert panel.page_channels == [0, 1, 2, 3]
     wait_frame(qtbot, panel)
     assert panel.shown_frame.request.channels == (0, 1, 2, 3)
-    labels = [panel.channel_combo.itemText(i) for i in range(panel.channel_combo.count())]
+    labels = [
+        panel.controls.channel_combo.itemText(i)
+        for i in range(panel.controls.channel_combo.count())
+    ]
     assert labels[0] == "All channels (8)" and "group: shank0 (4)" in labels
 
 
@@ -254,23 +257,23 @@ def test_options_show_only_the_asked_channels(qtbot, context) -> None:
 
 def test_overlays_bands_raster_and_markers(qtbot, context) -> None:
     panel = make_panel(qtbot, context)
-    qtbot.waitUntil(lambda: panel._units is not None, timeout=5000)
+    qtbot.waitUntil(lambda: panel.overlays.units is not None, timeout=5000)
     panel.set_window(1.5, 4.5)
-    qtbot.waitUntil(lambda: panel.raster_image.image is not None, timeout=5000)
-    spans = sorted((b.start, b.stop) for b in panel.bands.bands)
+    qtbot.waitUntil(lambda: panel.overlays.raster_image.image is not None, timeout=5000)
+    spans = sorted((b.start, b.stop) for b in panel.overlays.bands.bands)
     # trials 2.0-2.5 and 3.0-4.5 (0.5-1.0 is before the window... but starts 0.5 < 1.5? no:
     # stop 1.0 < 1.5), stimuli 1.2-1.3 (outside), invalid 4.0-4.2; epochs are off by default
     assert spans == [(2.0, 2.5), (3.0, 4.5), (4.0, 4.2)]
-    times = sorted(m.time for m in panel.markers.markers)
+    times = sorted(m.time for m in panel.overlays.markers.markers)
     assert times == [2.0, 2.25, 3.0, 3.0]  # annotations 2.0, 3.0; lick 2.25; laser 3.0
-    raster = panel.raster_image.image
+    raster = panel.overlays.raster_image.image
     assert raster.shape[0] > 0 and (raster > 0).any()
-    n_units = panel._units.n_units
-    assert panel.raster_plot.toolTip() == f"units 1–{n_units} of {n_units}"
-    texts = sorted(item.textItem.toPlainText() for item in panel._band_labels)
+    n_units = panel.overlays.units.n_units
+    assert panel.overlays.raster_plot.toolTip() == f"units 1–{n_units} of {n_units}"
+    texts = sorted(item.textItem.toPlainText() for item in panel.overlays.labels)
     assert "trials: right" in texts and "reward" in texts
     # the interval track: one row of solid bars per shown table, named on the left
-    track = panel.interval_track
+    track = panel.overlays.interval_track
     assert track.plot.isVisible()
     rows = {name: sorted((b.start, b.stop) for b in bands) for name, bands in track.rows.items()}
     assert rows["trials"] == [(2.0, 2.5), (3.0, 4.5)]
@@ -279,8 +282,8 @@ def test_overlays_bands_raster_and_markers(qtbot, context) -> None:
     assert all(b.color.alpha() == 255 for bands in track.rows.values() for b in bands)
     ticks = [name for _, name in track.plot.getAxis("left")._tickLevels[0]]
     assert ticks == list(track.rows)
-    trials = next(s.path for s in panel._intervals if s.name == "trials")
-    panel._toggle_interval(trials, False)
+    trials = next(s.path for s in panel.overlays.intervals if s.name == "trials")
+    panel.overlays.toggle_interval(trials, False)
     assert "trials" not in track.rows and len(track.rows) == len(rows) - 1
 
 
@@ -300,18 +303,18 @@ def test_linked_cursor_moves_other_panels_until_unlinked(qtbot, context) -> None
 def test_spectrum_of_visible_window(qtbot, context) -> None:
     panel = make_panel(qtbot, context)
     panel.set_page_size(2)
-    panel.spectrum_button.setChecked(True)
-    qtbot.waitUntil(lambda: panel.spectral.result is not None, timeout=5000)
-    result = panel.spectral.result
+    panel.controls.spectrum_button.setChecked(True)
+    qtbot.waitUntil(lambda: panel.spectra.view.result is not None, timeout=5000)
+    result = panel.spectra.view.result
     assert result.channels == (0, 1) and result.psd.shape[1] == 2
     assert result.freqs[-1] == pytest.approx(500.0)  # Nyquist of 1 kHz
     assert result.seconds == pytest.approx(3.0)
 
 
 def test_long_window_waits_for_pyramid_then_draws_it(qtbot, long_path, monkeypatch) -> None:
-    import ndviewer.gui.panels.trace_panel as trace_module
+    import ndviewer.gui.panels.traces.pyramid as pyramid_module
 
-    monkeypatch.setattr(trace_module, "PYRAMID_MIN_VALUES", 10**12)  # no automatic build
+    monkeypatch.setattr(pyramid_module, "PYRAMID_MIN_VALUES", 10**12)  # no automatic build
     path, data = long_path
     ctx = make_context(path)
     try:
@@ -326,7 +329,7 @@ def test_long_window_waits_for_pyramid_then_draws_it(qtbot, long_path, monkeypat
         assert frame.image[:lane_top, spike_col].any()  # the spike reaches above its lane
         assert frame.request.channels == (0, 1, 2, 3)
         assert (frame.image > 0).sum() > 0
-        qtbot.waitUntil(lambda: panel._overview_shown, timeout=5000)
+        qtbot.waitUntil(lambda: panel.overview.shown, timeout=5000)
     finally:
         ctx.pool.shutdown()
         ctx.file.close()
@@ -373,9 +376,9 @@ def test_coarse_frame_is_the_finest_pyramid_level(long_path, tmp_path) -> None:
 
 
 def test_held_key_shows_coarse_frames_then_the_exact_one(qtbot, long_path, monkeypatch) -> None:
-    import ndviewer.gui.panels.trace_panel as trace_module
+    import ndviewer.gui.panels.traces.pyramid as pyramid_module
 
-    monkeypatch.setattr(trace_module, "PYRAMID_MIN_VALUES", 1)  # build it after first paint
+    monkeypatch.setattr(pyramid_module, "PYRAMID_MIN_VALUES", 1)  # build it after first paint
     path, _ = long_path
     ctx = make_context(path)
     try:
@@ -385,7 +388,7 @@ def test_held_key_shows_coarse_frames_then_the_exact_one(qtbot, long_path, monke
         wait_frame(qtbot, panel)
         shown = []
         panel.frame_shown.connect(shown.append)
-        panel._render_seconds = 1.0  # exact frames are slow: steps outpace them
+        panel.frames.render_seconds = 1.0  # exact frames are slow: steps outpace them
         for _ in range(6):
             qtbot.keyClick(panel, Qt.Key.Key_Right)
             qtbot.wait(20)
@@ -399,7 +402,7 @@ def test_held_key_shows_coarse_frames_then_the_exact_one(qtbot, long_path, monke
             timeout=10_000,
         )
         assert panel.shown_frame.source == "raw"
-        assert panel.shown_frame.request == panel._wanted
+        assert panel.shown_frame.request == panel.frames.wanted
     finally:
         ctx.pool.shutdown()
         ctx.file.close()
@@ -425,10 +428,10 @@ def test_channel_qc_flags_the_demo_dead_and_saturated_channels(qtbot, demo_file)
     ctx = make_context(demo_file)
     try:
         panel = make_panel(qtbot, ctx, "/acquisition/ElectricalSeries")
-        qtbot.waitUntil(lambda: panel.qc_label.text() != "", timeout=10_000)
+        qtbot.waitUntil(lambda: panel.qc.label.text() != "", timeout=10_000)
         labels = [c.label for c in panel.source.channels]
         dead, saturated = labels[demo.DEAD_CHANNEL], labels[demo.SATURATED_CHANNEL]
-        assert panel.qc_label.text() == f"QC: {dead} dead · {saturated} saturated"
+        assert panel.qc.label.text() == f"QC: {dead} dead · {saturated} saturated"
         ticks = dict((k, text) for k, text in panel.plot.getAxis("left")._tickLevels[0])
         assert ticks[-demo.DEAD_CHANNEL] == f"{dead} dead"
         assert ticks[-demo.SATURATED_CHANNEL] == f"{saturated} sat"

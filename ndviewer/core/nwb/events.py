@@ -6,7 +6,13 @@
 - :class:`EventSource` — point or short events: AnnotationSeries, IntervalSeries (on/off
   pairs), EventsTable (NWB 2.8+ core and ndx-events 0.4: ``timestamp`` and optional
   ``duration`` columns) and ndx-events 0.2 ``Events`` (timestamps only), for markers;
-- :func:`find_time_overlays` — where those objects are in a file.
+- :func:`find_time_overlays` — where those objects are in a file, and
+  :func:`load_time_overlays` — all of them opened, from an :class:`NwbFile`;
+- :func:`has_units_table`, :func:`has_trials_table` — whether a file has the usual ``/units``
+  and ``/intervals/trials`` tables (one lookup, nothing read).
+
+Every source can be built from an h5py group, a core ``Node`` or, with ``from_path``, an open
+:class:`~ndviewer.core.model.files.NwbFile` and a path, so callers never handle h5py objects.
 
 Every ``query(t0, t1)`` returns only what overlaps the window; memory holds the start/stop
 columns of interval tables (small) and, for large Units tables, only the spike trains of the
@@ -25,6 +31,7 @@ import h5py
 import numpy as np
 
 from ndviewer.core.errors import NdviewerError
+from ndviewer.core.model.files import NwbFile
 from ndviewer.core.model.nodes import h5_object
 from ndviewer.core.model.values import decode_text, decode_value
 
@@ -34,8 +41,12 @@ __all__ = [
     "IntervalBatch",
     "IntervalSource",
     "SpikeTrainSource",
+    "TimeOverlaySources",
     "TimeOverlays",
     "find_time_overlays",
+    "has_trials_table",
+    "has_units_table",
+    "load_time_overlays",
 ]
 
 #: Units tables with at most this many spikes are loaded whole; larger ones per unit, LRU.
@@ -48,6 +59,14 @@ def _type_of(obj: h5py.HLObject) -> str | None:
         if key in obj.attrs:
             return decode_text(obj.attrs[key])
     return None
+
+
+def _object_at(file: NwbFile, path: str) -> Any:
+    """The object at ``path`` of an open file; NdviewerError naming both when there is none."""
+    try:
+        return file.h5[path]
+    except KeyError:
+        raise NdviewerError(f"{file.path} has no object at {path}.") from None
 
 
 def _ragged_ends(group: h5py.Group, column: str) -> np.ndarray | None:
@@ -143,6 +162,11 @@ class IntervalSource:
         durations = self.stops - self.starts
         self._max_duration = float(np.nan_to_num(durations, nan=0.0).max()) if self.n_rows else 0.0
 
+    @classmethod
+    def from_path(cls, file: NwbFile, path: str, label_column: str | None = None) -> IntervalSource:
+        """The TimeIntervals table at ``path`` of an open file (NdviewerError if none)."""
+        return cls(_object_at(file, path), label_column)
+
     @staticmethod
     def _default_label_column(group: h5py.Group) -> str | None:
         names = [decode_text(c) for c in np.atleast_1d(group.attrs.get("colnames", []))]
@@ -216,6 +240,11 @@ class SpikeTrainSource:
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cached_values = 0
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_path(cls, file: NwbFile, path: str) -> SpikeTrainSource:
+        """The Units table at ``path`` of an open file (NdviewerError if none)."""
+        return cls(_object_at(file, path))
 
     def train(self, unit: int) -> np.ndarray:
         """All spike times of unit ``unit`` (row index), sorted as stored."""
@@ -331,6 +360,11 @@ class EventSource:
         finite = np.nan_to_num(self.durations, nan=0.0)
         self._max_duration = float(finite.max()) if finite.size else 0.0
 
+    @classmethod
+    def from_path(cls, file: NwbFile, path: str) -> EventSource:
+        """The events object at ``path`` of an open file (NdviewerError if none)."""
+        return cls(_object_at(file, path))
+
     @staticmethod
     def _table_labels(group: h5py.Group, n: int) -> list[str]:
         names = [decode_text(c) for c in np.atleast_1d(group.attrs.get("colnames", []))]
@@ -425,6 +459,68 @@ def find_time_overlays(
         elif any(is_a(neurodata_type, base) for base in _EVENT_TYPES):
             found.events.append(path)
     return found
+
+
+@dataclass
+class TimeOverlaySources:
+    """The overlays of a file, opened: interval tables, event objects and one Units table."""
+
+    intervals: list[IntervalSource] = field(default_factory=list)
+    events: list[EventSource] = field(default_factory=list)
+    units: SpikeTrainSource | None = None
+
+
+#: What opening one overlay object may raise; such an object is skipped.
+_UNREADABLE = (NdviewerError, KeyError, OSError, ValueError)
+
+
+def load_time_overlays(
+    file: NwbFile,
+    is_a: Callable[[str, str], bool] | None = None,
+    entries: Iterable[tuple[str, str | None]] | None = None,
+) -> TimeOverlaySources:
+    """Find (as :func:`find_time_overlays`) and open every overlay of an open file.
+
+    Objects that cannot be read are skipped; of several Units tables the first readable one
+    is used. ``is_a`` and ``entries`` are passed to :func:`find_time_overlays`.
+    """
+    found = find_time_overlays(file.h5, is_a, entries)
+    loaded = TimeOverlaySources()
+    for path in found.intervals:
+        try:
+            loaded.intervals.append(IntervalSource.from_path(file, path))
+        except _UNREADABLE:
+            continue
+    for path in found.events:
+        try:
+            loaded.events.append(EventSource.from_path(file, path))
+        except _UNREADABLE:
+            continue
+    for path in found.units:
+        try:
+            loaded.units = SpikeTrainSource.from_path(file, path)
+            break
+        except _UNREADABLE:
+            continue
+    return loaded
+
+
+def _is_group(file: NwbFile, path: str) -> bool:
+    """True when ``path`` of an open file is a group; False if absent or unreadable."""
+    try:
+        return isinstance(file.h5.get(path), h5py.Group)
+    except (OSError, KeyError, ValueError):
+        return False
+
+
+def has_units_table(file: NwbFile) -> bool:
+    """True when the file has the usual Units table, a group at ``/units`` (nothing is read)."""
+    return _is_group(file, "/units")
+
+
+def has_trials_table(file: NwbFile) -> bool:
+    """True when the file has a trials table, a group at ``/intervals/trials`` (nothing read)."""
+    return _is_group(file, "/intervals/trials")
 
 
 def _walk_typed_groups(h5: h5py.File, max_groups: int) -> list[tuple[str, str | None]]:

@@ -36,7 +36,7 @@ __all__ = [
     "SampledTimeAxis",
     "TimeAxis",
     "TimeSeriesSource",
-    "channel_count",
+    "plottable_channels",
     "si_prefix",
 ]
 
@@ -51,6 +51,19 @@ def _attr(obj: h5py.HLObject, name: str, default: Any = None) -> Any:
     except (KeyError, OSError):
         return default
     return decode_value(value)
+
+
+def plottable_channels(obj: Any) -> int | None:
+    """Channels a trace view would stack for ``obj`` (a ``Node`` or h5py object), or None
+    when it is no plottable series: a group whose ``data`` is a numeric (``iufb``) dataset of
+    ndim >= 1. Channels are the product of the trailing dimensions; only metadata is read."""
+    group = h5_object(obj)
+    if not isinstance(group, h5py.Group):
+        return None
+    data = group.get("data")
+    if not isinstance(data, h5py.Dataset) or data.dtype.kind not in "iufb" or data.ndim < 1:
+        return None
+    return int(np.prod(data.shape[1:], dtype=np.int64)) if data.ndim > 1 else 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -547,13 +560,6 @@ class TimeSeriesSource:
             f"TimeSeriesSource({self.path!r}, {self.n_samples} samples × "
             f"{self.n_channels} channels, {self.time_source})"
         )
-
-
-def channel_count(file: OpenFile, path: str) -> int:
-    """Channels of the TimeSeries at ``path``, from the shape of its ``data`` alone (nothing is
-    read): the product of the dimensions after time, 1 for 1-D data or no ``data`` at all."""
-    data = file.h5.get(f"{path}/data")
-    return int(np.prod(data.shape[1:])) if data is not None and data.ndim > 1 else 1
 
 
 def _column_text(table: h5py.Group, name: str, rows: np.ndarray) -> list[str] | None:

@@ -52,7 +52,7 @@ from ndviewer.core.nwb.alignment import (
 )
 from ndviewer.core.nwb.summary import find_typed_paths
 from ndviewer.core.nwb.tables import Table
-from ndviewer.core.nwb.timeseries import TimeSeriesSource, channel_count
+from ndviewer.core.nwb.timeseries import TimeSeriesSource, plottable_channels
 from ndviewer.core.nwb.units import UnitsTable
 from ndviewer.gui.panels.base import Panel, PanelContext
 from ndviewer.gui.panels.tables.plot_style import CURSOR_COLOR, group_color, make_plot
@@ -297,7 +297,7 @@ class PsthPanel(Panel):
             widget.setVisible(is_units)
         self.channel_spin.setVisible(kind == "series")
         if kind == "series":
-            n_channels = channel_count(self.context.file, path)
+            n_channels = plottable_channels(self.context.file.node(path)) or 1
             self.channel_spin.setRange(0, max(0, n_channels - 1))
         self.psth_plot.getAxis("left").setLabel(
             "rate" if is_units else "mean", units="Hz" if is_units else None

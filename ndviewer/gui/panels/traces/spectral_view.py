@@ -1,22 +1,27 @@
 """Spectra of the visible window: Welch PSD per channel and a spectrogram of one channel.
 
 The numbers come from :mod:`ndviewer.core.signal.spectral`, computed on a worker thread by
-:func:`compute_spectra`; this widget only draws them.
+:func:`compute_spectra`; :class:`SpectralView` only draws them, and :class:`SpectraPane` puts
+it beside the traces and asks for the spectra of the trace panel's window.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from ndviewer.core.nwb.timeseries import TimeSeriesSource
 from ndviewer.core.signal.spectral import spectrogram, welch_psd
+from ndviewer.gui.panels.traces.state import TraceState
+from ndviewer.gui.workers import WorkerPool
 
-__all__ = ["SpectraResult", "SpectralView", "compute_spectra"]
+__all__ = ["SpectraPane", "SpectraResult", "SpectralView", "compute_spectra"]
 
 #: At most this many values (samples × channels) are read for one PSD.
 MAX_SPECTRAL_VALUES = 16_000_000
@@ -159,3 +164,78 @@ class SpectralView(QWidget):
             )
             self.spec_image.setRect(t0 - dt / 2, -df / 2, dt * sxx.shape[1], df * sxx.shape[0])
             self.spec_plot.autoRange()
+
+
+class SpectraPane(QObject):
+    """The spectra beside the traces, in the right part of ``splitter``.
+
+    The view is built on first use: its plots cost a fifth of the trace panel's
+    construction, which the first paint waits for. The spectrogram is of the highlighted
+    channel when it is on the page, else of the page's first channel.
+
+    Parameters
+    ----------
+    state
+        The trace panel's state (source, window, page and highlight are read).
+    splitter
+        Holds the traces on the left.
+    pool, job_key
+        The panel's worker pool and its job-key maker.
+    on_error
+        Called with the exception when the spectra cannot be computed.
+    parent
+        The trace panel (the view's first parent; its width splits the splitter).
+    """
+
+    def __init__(
+        self,
+        state: TraceState,
+        splitter: QSplitter,
+        pool: WorkerPool,
+        job_key: Callable[[str], str],
+        on_error: Callable[[Exception], None],
+        parent: QWidget,
+    ) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._splitter = splitter
+        self._pool = pool
+        self._job_key = job_key
+        self._on_error = on_error
+        self._panel = parent
+        self._view: SpectralView | None = None
+
+    @property
+    def view(self) -> SpectralView:
+        """The spectra widget (built, hidden, on first access)."""
+        if self._view is None:
+            self._view = SpectralView(self._panel)
+            self._view.hide()
+            self._splitter.addWidget(self._view)
+            self._splitter.setStretchFactor(1, 1)
+        return self._view
+
+    def set_visible(self, on: bool) -> None:
+        """Show the pane (a quarter of the width) and compute its spectra, or hide it."""
+        if not on and self._view is None:
+            return
+        self.view.setVisible(on)
+        if on:
+            width = self._panel.width()
+            self._splitter.setSizes([3 * width // 4, width // 4])
+            self.request()
+
+    def request(self) -> None:
+        """Compute the spectra of the visible window and page on a worker, then draw them."""
+        src = self.state.source
+        if src is None:
+            return
+        t0, t1 = self.state.window
+        channels = self.state.page_channels
+        highlight = self.state.highlight
+        spec_channel = highlight if highlight in channels else channels[0]
+
+        def job(token):
+            return compute_spectra(src, t0, t1, channels, spec_channel, lambda: token.cancelled)
+
+        self._pool.submit(self._job_key("spectra"), job, self.view.show_result, self._on_error)
