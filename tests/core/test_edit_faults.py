@@ -350,3 +350,22 @@ def test_a_new_group_is_created_in_one_save(tmp_path, template):
         state = read_state(h5, Location("/general/subject"))
     assert state["kind"] == "group"
     assert state["attrs"]["neurodata_type"]["value"] == GroupValue("Subject").neurodata_type
+
+
+def test_info_removes_what_a_killed_save_left(tmp_path, template):
+    path = tmp_path / "left.nwb"
+    shutil.copy(template, path)
+    assert run_edit(path, fault="copied").returncode == -signal.SIGKILL
+    assert len(leftovers(path)) == 1
+    env = {k: v for k, v in os.environ.items() if k not in (FAULT_ENV, STAGES_ENV)}
+    info = subprocess.run(
+        [sys.executable, "-m", "ndviewer", "info", str(path), "--json", "--no-cache"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert info.returncode == 0, info.stderr
+    assert "left by an interrupted save" in info.stderr
+    assert leftovers(path) == [] and not list(tmp_path.glob(".left.nwb*"))
