@@ -37,8 +37,9 @@ class UsageError(NdviewerError):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ndviewer edit",
-        description="Set metadata fields of NWB files through a validated, journaled "
-        "transaction (the same one the editor uses).",
+        description="Set metadata fields of NWB files through a validated transaction (the "
+        "same one the editor uses); each file is saved atomically (an edited copy is renamed "
+        "over it), so an interrupted save leaves the old file or the new one.",
         epilog='Example: ndviewer edit *.nwb --set general/subject/species="Mus musculus" '
         "--set general/subject/age=P90D --dry-run",
     )
@@ -66,12 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     recovery.add_argument(
         "--rollback",
         action="store_true",
-        help="restore the old values from an interrupted save's journal, then stop",
+        help="restore the old values from the journal an older ndviewer's interrupted save "
+        "left, then stop",
     )
     recovery.add_argument(
         "--keep",
         action="store_true",
-        help="keep the values of an interrupted save and remove its journal, then stop",
+        help="keep the values of an older ndviewer's interrupted save and remove its journal, "
+        "then stop",
     )
     return parser
 
