@@ -175,10 +175,18 @@ def _gui(argv: Sequence[str]) -> int:
         metavar="PNG",
         help="save a picture of the window once the files are shown, then quit",
     )
+    parser.add_argument(
+        "--new-window",
+        action="store_true",
+        help="open a new window even if ndviewer is already running (default: hand the files "
+        "to the running window as tabs)",
+    )
     args = parser.parse_args(argv)
     from ndviewer.gui.app import run
 
-    return run(args.files, screenshot=args.screenshot, select=args.select)
+    return run(
+        args.files, screenshot=args.screenshot, select=args.select, new_window=args.new_window
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

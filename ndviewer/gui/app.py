@@ -47,17 +47,34 @@ def make_settings():
     return QSettings("ndviewer", "ndviewer")
 
 
-def run(files: Sequence[str], screenshot: str | None = None, select: str | None = None) -> int:
-    """Show the main window with ``files`` open; returns the exit status."""
+def run(
+    files: Sequence[str],
+    screenshot: str | None = None,
+    select: str | None = None,
+    new_window: bool = False,
+) -> int:
+    """Show the main window with ``files`` open; returns the exit status.
+
+    Unless ``new_window`` (or ``screenshot``), a window already running for this user gets
+    the files as new tabs and this process exits at once (see ``single_instance``).
+    """
     os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
     log_path = configure_logging()
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    instance = None
+    if not new_window and not screenshot:
+        from ndviewer.gui.single_instance import hand_over_or_serve
+
+        instance = hand_over_or_serve(files)
+        if instance is None:
+            return 0  # the running window opened them
+
     from ndviewer.gui.collector import GuiThreadCollector
     from ndviewer.gui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
     app.collector = GuiThreadCollector(parent=app)
     app.setApplicationName("ndviewer")
     app.setOrganizationName("ndviewer")
@@ -70,6 +87,12 @@ def run(files: Sequence[str], screenshot: str | None = None, select: str | None 
         window.statusBar().showMessage(f"Internal error: {exc}{where}", 15000)
 
     sys.excepthook = excepthook
+    if instance is not None:
+        app.instance_server = instance
+        instance.open_files = window.open_handed_over
+    from ndviewer.gui.desktop import FileOpenFilter
+
+    app.installEventFilter(FileOpenFilter(window.open_handed_over, app))
     window.show()
     for path in files:
         window.open_path(path)

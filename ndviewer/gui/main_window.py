@@ -174,6 +174,18 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.tabs)
         return tab
 
+    def open_handed_over(self, paths: list[str]) -> list[str]:
+        """Open files another launch handed over (a double-click elsewhere) and come forward;
+        returns the paths of the open tabs (the reply to that launch)."""
+        for path in paths:
+            self.open_path(path)
+        if paths:
+            if self.isMinimized():
+                self.showNormal()
+            self.raise_()
+            self.activateWindow()
+        return [tab.path for tab in self.open_tabs()]
+
     def _on_tree_shown(self, path: str) -> None:
         self._remember(path)
         self._update_title()

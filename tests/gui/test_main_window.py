@@ -206,3 +206,23 @@ def test_overview_flags_what_dandi_requires(qtbot, window, demo_file):
     # the demo subject has no age and no date of birth on purpose
     assert html.count("missing — DANDI requires") == 1
     assert "requires age or date_of_birth" in html
+
+
+def test_a_macos_file_open_event_opens_a_tab(qtbot, window, ecephys_file):
+    """A double-click on macOS arrives as a QFileOpenEvent to the running app."""
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtGui import QFileOpenEvent
+    from PySide6.QtWidgets import QApplication
+
+    from ndviewer.gui.desktop import FileOpenFilter
+
+    app = QApplication.instance()
+    event_filter = FileOpenFilter(window.open_handed_over, app)
+    app.installEventFilter(event_filter)
+    try:
+        with qtbot.waitSignal(window.tree_shown, timeout=20000):
+            QCoreApplication.sendEvent(app, QFileOpenEvent(str(ecephys_file)))
+        assert [tab.path for tab in window.open_tabs()] == [str(Path(ecephys_file).resolve())]
+        qtbot.waitUntil(lambda: window.open_tabs()[0].context.index is not None, timeout=30000)
+    finally:
+        app.removeEventFilter(event_filter)
