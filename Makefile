@@ -5,11 +5,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := resources/demo/demo.nwb
 
-# Debian packages Qt needs to start (offscreen or under Xvfb) and Xvfb itself for e2e tests.
+# Debian packages Qt needs to start (offscreen or under Xvfb), Xvfb itself for e2e tests, and
+# the freedesktop tools the file-association tests check our .desktop and MIME files with.
 SYSTEM_PACKAGES := xvfb xauth libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 \
 	libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
 	libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 \
-	libglib2.0-0 fonts-dejavu-core
+	libglib2.0-0 fonts-dejavu-core \
+	desktop-file-utils libxml2-utils xdg-utils shared-mime-info libfile-mimeinfo-perl
 
 .PHONY: run test bench lint sysdeps venv demo bundle clean
 

@@ -79,6 +79,11 @@ def run(
     app.setApplicationName("ndviewer")
     app.setOrganizationName("ndviewer")
     app.setStyle("Fusion")
+    from PySide6.QtGui import QIcon
+
+    from ndviewer.paths import resources_dir
+
+    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "ndviewer.svg")))
     window = MainWindow(make_settings())
 
     def excepthook(exc_type, exc, tb) -> None:
