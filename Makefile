@@ -13,7 +13,7 @@ SYSTEM_PACKAGES := xvfb xauth libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkb
 	libglib2.0-0 fonts-dejavu-core \
 	desktop-file-utils libxml2-utils xdg-utils shared-mime-info libfile-mimeinfo-perl
 
-.PHONY: run test bench lint sysdeps venv demo bundle clean
+.PHONY: run test bench lint sysdeps venv demo bundle bundle-check clean
 
 venv: $(STAMP)
 
@@ -71,6 +71,13 @@ lint: $(STAMP)
 bundle: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bundle]'
 	$(BIN)/pyinstaller --noconfirm --distpath dist --workpath build packaging/ndviewer.spec
+
+# Build the bundle, smoke-test the built binary (demo, compressed data, a broken file, size)
+# and print its size, start, hand-over and single-window figures.
+bundle-check: sysdeps bundle $(DEMO)
+	NDVIEWER_BUNDLE=dist/ndviewer/ndviewer QT_QPA_PLATFORM=offscreen \
+		$(BIN)/python -m pytest -q -p no:cacheprovider tests/e2e/test_bundle.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python tests/benchmarks/bench_bundle.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache $(DEMO)

@@ -182,6 +182,12 @@ def _gui(argv: Sequence[str]) -> int:
         "to the running window as tabs)",
     )
     args = parser.parse_args(argv)
+    if not args.new_window and not args.screenshot:
+        from ndviewer.gui.instance_client import exchange
+
+        delivered, _tabs = exchange(args.files)  # a running window takes them: no Qt needed
+        if delivered:
+            return 0
     from ndviewer.gui.app import run
 
     return run(

@@ -56,7 +56,7 @@ def wait_for_tabs(name, count, timeout=30.0):
     deadline = time.monotonic() + timeout
     tabs = None
     while time.monotonic() < deadline:
-        tabs = send_files(name, [])
+        tabs = send_files([])
         if tabs is not None and len(tabs) >= count:
             return tabs
         time.sleep(0.1)
@@ -108,7 +108,7 @@ def test_after_the_first_instance_is_killed_the_next_launch_starts_normally(
         assert wait_for_tabs(name, 1) == [str(nwb_files[0].resolve())]
         first.send_signal(signal.SIGKILL)
         first.wait()
-        assert send_files(name, []) is None  # its socket file is left, nobody answers
+        assert send_files([]) is None  # its socket file is left, nobody answers
         second = launch(env, nwb_files[1])
         try:
             assert wait_for_tabs(name, 1) == [str(nwb_files[1].resolve())]
