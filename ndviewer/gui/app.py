@@ -25,13 +25,15 @@ def _log_file() -> Path:
 
 
 def configure_logging() -> Path | None:
+    """Log to the platform's log folder, rotating at 2 MB with 3 old files kept, so a lab
+    workstation that runs ndviewer for months never fills its disk with our log."""
+    from logging.handlers import RotatingFileHandler
+
     try:
         path = _log_file()
-        logging.basicConfig(
-            filename=path,
-            level=logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
         return path
     except OSError:
         logging.basicConfig(level=logging.WARNING)
@@ -79,19 +81,15 @@ def run(
     app.setApplicationName("ndviewer")
     app.setOrganizationName("ndviewer")
     app.setStyle("Fusion")
-    from PySide6.QtGui import QIcon
+    from ndviewer.gui.icons import app_icon
 
-    from ndviewer.paths import resources_dir
-
-    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "ndviewer.svg")))
+    app.setWindowIcon(app_icon())
     window = MainWindow(make_settings())
 
-    def excepthook(exc_type, exc, tb) -> None:
-        logging.getLogger("ndviewer").error("uncaught error", exc_info=(exc_type, exc, tb))
-        where = f" (details in {log_path})" if log_path else ""
-        window.statusBar().showMessage(f"Internal error: {exc}{where}", 15000)
+    from ndviewer.gui.crash_report import CrashReporter
 
-    sys.excepthook = excepthook
+    app.crash_reporter = CrashReporter(window, log_path)
+    app.crash_reporter.install()
     if instance is not None:
         app.instance_server = instance
         instance.open_files = window.open_handed_over

@@ -58,4 +58,9 @@ def family_icon(family: Family, size: int = 32) -> QIcon:
 
 @cache
 def app_icon() -> QIcon:
-    return family_icon(Family("app", "N", "#3b5b92"), 64)
+    """The application's icon: the same SVG the desktop entry installs (drawn if missing)."""
+    from ndviewer.paths import resources_dir
+
+    svg = resources_dir() / "icons" / "ndviewer.svg"
+    icon = QIcon(str(svg)) if svg.is_file() else QIcon()
+    return icon if not icon.isNull() else family_icon(Family("app", "N", "#3b5b92"), 64)
