@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.stack)
         self._build_menus()
         self.statusBar().showMessage("Ready")
+        self._restore_geometry()
 
     # -- menus ------------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -120,11 +121,42 @@ class MainWindow(QMainWindow):
         )
 
     def _choose_files(self) -> None:
+        start = str(self.settings.value("last_directory", "")) if self.settings else ""
         paths, _ = QFileDialog.getOpenFileNames(
-            self, "Open NWB files", "", "NWB / HDF5 files (*.nwb *.h5 *.hdf5);;All files (*)"
+            self, "Open NWB files", start, "NWB / HDF5 files (*.nwb *.h5 *.hdf5);;All files (*)"
         )
+        if paths and self.settings is not None:
+            self.settings.setValue("last_directory", str(Path(paths[0]).parent))
         for path in paths:
             self.open_path(path)
+
+    # -- what is remembered between sessions --------------------------------------------------
+    def _restore_geometry(self) -> None:
+        """The window's last size and place, kept on the screen it now has (a laptop that
+        left its external monitor must not open the window off-screen or taller than it)."""
+        geometry = self.settings.value("window/geometry") if self.settings else None
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        screen = self.screen().availableGeometry() if self.screen() else None
+        if screen is not None and screen.isValid():
+            width = min(self.width(), screen.width())
+            height = min(self.height(), screen.height())
+            self.resize(width, height)
+            if not screen.intersects(self.frameGeometry()):
+                self.move(screen.topLeft())
+
+    def _remember_layout(self) -> None:
+        if self.settings is None:
+            return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        tab = self.current_tab()
+        if tab is not None:
+            self.settings.setValue("window/tree_splitter", tab.splitter.saveState())
+
+    def _apply_layout(self, tab: FileTab) -> None:
+        state = self.settings.value("window/tree_splitter") if self.settings else None
+        if state is not None:
+            tab.splitter.restoreState(state)
 
     def _recent(self) -> list[str]:
         if self.settings is None:
@@ -168,6 +200,7 @@ class MainWindow(QMainWindow):
         tab.tree_shown.connect(self._on_tree_shown)
         tab.open_failed.connect(self._on_open_failed)
         tab.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self._apply_layout(tab)
         index = self.tabs.addTab(tab, Path(resolved).name)
         self.tabs.setTabToolTip(index, resolved)
         self.tabs.setCurrentIndex(index)
@@ -265,6 +298,7 @@ class MainWindow(QMainWindow):
         if not all(self.confirm_close(tab) for tab in self.open_tabs() if isinstance(tab, FileTab)):
             event.ignore()
             return
+        self._remember_layout()
         for tab in self.open_tabs():
             if isinstance(tab, FileTab):
                 tab.close_file()

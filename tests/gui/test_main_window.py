@@ -226,3 +226,60 @@ def test_a_macos_file_open_event_opens_a_tab(qtbot, window, ecephys_file):
         qtbot.waitUntil(lambda: window.open_tabs()[0].context.index is not None, timeout=30000)
     finally:
         app.removeEventFilter(event_filter)
+
+
+def test_window_geometry_splitter_and_last_folder_are_remembered(
+    qtbot, tmp_path, monkeypatch, ecephys_file
+):
+    from PySide6.QtWidgets import QFileDialog
+
+    from ndviewer.gui.app import make_settings
+
+    monkeypatch.setenv("NDVIEWER_CONFIG_DIR", str(tmp_path / "config"))
+    first = MainWindow(make_settings())
+    qtbot.addWidget(first)
+    first.resize(700, 500)  # within the offscreen 800x600 screen
+    first.move(40, 30)
+    first.show()
+    qtbot.waitExposed(first)
+    chosen = str(Path(ecephys_file).resolve())
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *args: ([chosen], "")))
+    tab = open_and_wait(qtbot, first, Path(ecephys_file))
+    first._choose_files()
+    tab.splitter.setSizes([200, 500])
+    sizes = tab.splitter.sizes()
+    first.close()
+
+    seen = {}
+
+    def dialog(parent, caption, start, filters):
+        seen["start"] = start
+        return [], ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(dialog))
+    second = MainWindow(make_settings())
+    qtbot.addWidget(second)
+    assert (second.width(), second.height()) == (700, 500)
+    second.show()
+    qtbot.waitExposed(second)
+    second_tab = open_and_wait(qtbot, second, Path(ecephys_file))
+    assert sizes[0] < sizes[1]
+    assert abs(second_tab.splitter.sizes()[0] - sizes[0]) <= 2
+    second._choose_files()
+    assert seen["start"] == str(Path(chosen).parent)
+    second.close()
+
+
+def test_a_remembered_window_larger_than_the_screen_is_fitted(qtbot, tmp_path, monkeypatch):
+    from ndviewer.gui.app import make_settings
+
+    monkeypatch.setenv("NDVIEWER_CONFIG_DIR", str(tmp_path / "config"))
+    big = MainWindow(make_settings())
+    qtbot.addWidget(big)
+    big.resize(3000, 2000)  # saved on a large external monitor
+    big.close()
+    again = MainWindow(make_settings())
+    qtbot.addWidget(again)
+    screen = again.screen().availableGeometry()
+    assert again.width() <= screen.width() and again.height() <= screen.height()
+    again.close()
