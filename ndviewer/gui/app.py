@@ -85,6 +85,7 @@ def run(
 
     app.setWindowIcon(app_icon())
     window = MainWindow(make_settings())
+    window.log_path = log_path
 
     from ndviewer.gui.crash_report import CrashReporter
 

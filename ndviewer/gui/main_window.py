@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ndviewer import __version__
 from ndviewer.gui.file_tab import FileTab
 from ndviewer.gui.icons import app_icon
 from ndviewer.gui.workers import WorkerPool
@@ -54,6 +53,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.pool = WorkerPool(parent=self)
         self.last_error: str | None = None
+        self.log_path: Path | None = None  # set by the app once logging is configured
         self._message_box: QMessageBox | None = None
 
         self.tabs = QTabWidget(self)
@@ -85,11 +85,12 @@ class MainWindow(QMainWindow):
         file_menu.addAction(open_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self._refresh_recent_menu()
-        close_action = QAction("&Close File", self, shortcut=QKeySequence.StandardKey.Close)
+        close_action = QAction("&Close File", self)
+        close_action.setShortcuts([QKeySequence("Ctrl+W"), QKeySequence("Ctrl+F4")])
         close_action.triggered.connect(lambda: self.close_tab(self.tabs.currentIndex()))
         file_menu.addAction(close_action)
         file_menu.addSeparator()
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence("Ctrl+Q"))
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
         view_menu = self.menuBar().addMenu("&View")
@@ -101,7 +102,14 @@ class MainWindow(QMainWindow):
             lambda: self.current_tab() and self.current_tab().pin_current()
         )
         view_menu.addAction(pin_action)
+        view_menu.addSeparator()
+        full_screen = QAction("&Full Screen", self, shortcut=QKeySequence("F11"), checkable=True)
+        full_screen.toggled.connect(lambda on: self.showFullScreen() if on else self.showNormal())
+        view_menu.addAction(full_screen)
         help_menu = self.menuBar().addMenu("&Help")
+        shortcuts = QAction("&Keyboard Shortcuts", self, shortcut=QKeySequence("F1"))
+        shortcuts.triggered.connect(self._show_shortcuts)
+        help_menu.addAction(shortcuts)
         about = QAction("&About ndviewer", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
@@ -113,12 +121,14 @@ class MainWindow(QMainWindow):
             tab.filter_edit.selectAll()
 
     def _about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About ndviewer",
-            f"<b>ndviewer {__version__}</b><br>A viewer and editor for "
-            "Neurodata Without Borders (NWB 2.x) files.",
-        )
+        from ndviewer.gui.help_pages import about_html
+
+        QMessageBox.about(self, "About ndviewer", about_html(self.log_path))
+
+    def _show_shortcuts(self) -> None:
+        from ndviewer.gui.help_pages import shortcuts_html
+
+        QMessageBox.information(self, "Keyboard shortcuts", shortcuts_html())
 
     def _choose_files(self) -> None:
         start = str(self.settings.value("last_directory", "")) if self.settings else ""

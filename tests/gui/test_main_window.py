@@ -283,3 +283,21 @@ def test_a_remembered_window_larger_than_the_screen_is_fitted(qtbot, tmp_path, m
     screen = again.screen().availableGeometry()
     assert again.width() <= screen.width() and again.height() <= screen.height()
     again.close()
+
+
+def test_help_lists_the_window_shortcuts_it_really_has_and_about_gives_versions(window):
+    import h5py
+    from PySide6.QtGui import QAction
+
+    from ndviewer.gui.help_pages import SHORTCUTS, about_html
+
+    bound = {
+        action.shortcut().toString()  # the first, shown in the menu
+        for action in window.findChildren(QAction)
+        if not action.shortcut().isEmpty()
+    }
+    listed = {keys for keys, _what, where in SHORTCUTS if where == "window"}
+    assert listed == bound  # every window shortcut listed, none invented
+    page = about_html(Path("/tmp/ndviewer.log"))
+    assert h5py.version.hdf5_version in page and "Qt" in page and "numpy" in page
+    assert "/tmp/ndviewer.log" in page
