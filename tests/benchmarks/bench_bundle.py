@@ -28,27 +28,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def _mib(folder: Path) -> float:
-    seen, total = set(), 0
-    for path in folder.rglob("*"):
-        info = path.lstat()
-        if path.is_symlink() or not path.is_file() or info.st_ino in seen:
-            continue
-        seen.add(info.st_ino)
-        total += info.st_size
-    return total / 2**20
-
-
-def _drop_page_cache() -> bool:
-    try:
-        os.sync()
-        with open("/proc/sys/vm/drop_caches", "w") as handle:
-            handle.write("3\n")
-        return True
-    except OSError:
-        return False
+from disk_tools import drop_page_cache, folder_mib  # noqa: E402
 
 
 def _env(folder: Path, instance: str) -> dict:
@@ -121,12 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     for k in range(4):
         files.append(folder / f"session{k}.nwb")
         shutil.copy(demo, files[-1])
-    size = _mib(args.bundle.parent)
+    size = folder_mib(args.bundle.parent)
     time_to_window(args.bundle, demo, folder)  # first run: the bundle's own files cached
     warm = [time_to_window(args.bundle, demo, folder) for _ in range(repeats)]
     cold = []
     for _ in range(repeats):
-        if not _drop_page_cache():
+        if not drop_page_cache():
             break
         cold.append(time_to_window(args.bundle, demo, folder))
 

@@ -34,6 +34,10 @@ from pathlib import Path
 import numpy as np
 
 BENCH_FOLDER = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_FOLDER))
+
+from disk_tools import drop_page_cache  # noqa: E402
+
 REPEATS = 5
 
 
@@ -43,7 +47,6 @@ def _free(folder: Path) -> int:
 
 
 def _file(folder: Path, seconds: int) -> Path:
-    sys.path.insert(0, str(BENCH_FOLDER))
     from bench_traces import recording
 
     return recording(folder, seconds, gzip=False)
@@ -106,22 +109,12 @@ def _in_place_once(path: Path, value: str) -> dict:
     }
 
 
-def _drop_page_cache() -> bool:
-    try:
-        os.sync()
-        with open("/proc/sys/vm/drop_caches", "w") as handle:
-            handle.write("3\n")
-        return True
-    except OSError:
-        return False
-
-
 def measure(path: Path, kind: str) -> dict:
     """Run in a subprocess: REPEATS saves of one kind on ``path``."""
     runs = []
     for k in range(3 if kind == "full copy, cold" else REPEATS):
         if kind == "full copy, cold":
-            _drop_page_cache()
+            drop_page_cache()
         value = f"Bench lab {kind} {k} {time.time()}"
         runs.append(_in_place_once(path, value) if kind == "in place" else _save_once(path, value))
     seconds = [r["seconds"] for r in runs]

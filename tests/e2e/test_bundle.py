@@ -15,6 +15,7 @@ from pathlib import Path
 import h5py
 import pytest
 
+from tests.benchmarks.disk_tools import folder_mib
 from tests.e2e.test_app_window import _image_array
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,18 +36,6 @@ def run(*args: str, tmp_path: Path, timeout: int = 60) -> subprocess.CompletedPr
     return subprocess.run(
         [str(BUNDLE), *args], env=env, capture_output=True, text=True, timeout=timeout
     )
-
-
-def folder_mib(folder: Path) -> float:
-    """MiB on disk as ``du`` counts them: symlinks (PyInstaller makes many) once."""
-    seen, total = set(), 0
-    for path in folder.rglob("*"):
-        info = path.lstat()
-        if path.is_symlink() or not path.is_file() or info.st_ino in seen:
-            continue
-        seen.add(info.st_ino)
-        total += info.st_size
-    return total / 2**20
 
 
 def test_bundle_fits_the_size_budget():
