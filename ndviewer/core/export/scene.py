@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Lines", "Rect", "Scene", "Segments", "Text"]
+__all__ = ["Lines", "Picture", "Rect", "Scene", "Segments", "Text"]
 
 Box = tuple[float, float, float, float]  # x, y, width, height
 
@@ -72,6 +72,18 @@ class Text:
     bold: bool = False
 
 
+@dataclass(frozen=True)
+class Picture:
+    """A bitmap placed in a box: ``argb`` is ``(rows, cols)`` uint32 ``0xAARRGGBB``. Only
+    images are pictures; traces are always lines."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    argb: np.ndarray
+
+
 @dataclass
 class Scene:
     """A page of ``width`` × ``height`` points and what is drawn on it, back to front.
@@ -79,7 +91,8 @@ class Scene:
     Attributes
     ----------
     items : list
-        :class:`Lines`, :class:`Segments`, :class:`Rect` and :class:`Text`.
+        :class:`Lines`, :class:`Segments`, :class:`Rect`, :class:`Text` and
+        :class:`Picture`.
     background : str or None
         Page colour; None for a transparent page.
     notes : dict

@@ -33,7 +33,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtSvg import QSvgGenerator
 
-from ndviewer.core.export.scene import Lines, Rect, Scene, Segments, Text
+from ndviewer.core.export.scene import Lines, Picture, Rect, Scene, Segments, Text
 from ndviewer.core.export.style import FONT_FAMILY
 from ndviewer.core.export.window_data import ExportError
 
@@ -156,6 +156,11 @@ def paint_scene(painter: QPainter, scene: Scene, device: QPaintDevice) -> None:
             else:
                 painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(QRectF(item.x, item.y, item.w, item.h))
+        elif isinstance(item, Picture):
+            argb = np.ascontiguousarray(item.argb, dtype=np.uint32)
+            rows, cols = argb.shape
+            image = QImage(argb.tobytes(), cols, rows, 4 * cols, QImage.Format.Format_ARGB32)
+            painter.drawImage(QRectF(item.x, item.y, item.w, item.h), image.copy())
         elif isinstance(item, Text):
             key = (item.size, item.bold)
             font = fonts.get(key)
