@@ -256,3 +256,20 @@ def test_table_panel_exports_rows_as_shown(qtbot, traces, contexts, tmp_path):
     assert rows[0][:3] == ["id", "start_time", "stop_time"]
     assert [(r[0], float(r[1])) for r in rows[1:]] == [("2", 3.0), ("0", 0.5)]
     panel.shutdown()
+
+
+def test_cli_figure_with_size_dpi_and_script(traces, tmp_path, capsys):
+    from ndviewer.cli import main
+
+    path, _ = traces
+    out = tmp_path / "cli.png"
+    argv = ["export", str(path), "--object", RAW, "--start", "2", "--stop", "4"]
+    argv += ["--out", str(out), "--width", "800", "--height", "500", "--dpi", "100", "--script"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.splitlines() == [str(out), str(tmp_path / "cli.py")]
+    with Image.open(out) as image:
+        assert image.size == (800, 500)
+        assert image.info["dpi"] == pytest.approx((100, 100), abs=0.1)
+        grey = np.asarray(image.convert("L"))
+    assert (grey < 128).mean() > 0.01
+    assert "T0 = 2.0" in (tmp_path / "cli.py").read_text()

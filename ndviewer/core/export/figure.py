@@ -78,9 +78,12 @@ class TraceTrack:
         Physical value at each shown channel's lane centre (None: each channel's median
         over the window).
     spacing : float or None
-        Physical units between lanes (None: 8 robust SDs of a typical channel).
+        Physical units between lanes (None: 8 robust SDs of a typical channel, more when
+        lanes are only a few points tall, so traces stay lines).
     colors : list of str or None
         A colour per shown channel (None: by electrode group, as the trace view).
+    gain : float
+        Traces are drawn ``gain`` times taller than ``spacing`` alone would (the view's gain).
     """
 
     path: str
@@ -88,6 +91,7 @@ class TraceTrack:
     baselines: list[float] | None = None
     spacing: float | None = None
     colors: list[str] | None = None
+    gain: float = 1.0
 
 
 @dataclass
@@ -128,6 +132,19 @@ def nice_step(value: float, floor: bool = True) -> float:
     if floor:
         return max(s for s in steps if s * base <= value * (1 + 1e-9)) * base
     return min(steps, key=lambda s: abs(math.log(s * base / value))) * base
+
+
+#: Unit attributes that say "no unit": a scale bar then says what the values are.
+_NO_UNIT = {"", "n.a.", "n/a", "na", "none", "unknown", "no unit"}
+
+
+def _bar_unit(source: TimeSeriesSource) -> str:
+    """The unit a scale bar names: the series' own, ``ΔF/F`` for a DfOverF series whose
+    unit is "n.a." (pynwb's default), else ``a.u.``."""
+    unit = (source.unit or "").strip()
+    if unit.lower() not in _NO_UNIT:
+        return unit
+    return "ΔF/F" if "/DfOverF/" in source.path else "a.u."
 
 
 def _format_quantity(value: float, unit: str) -> str:
@@ -293,10 +310,12 @@ def build_figure(
     # -- horizontal layout ---------------------------------------------------------------------
     label_w = 0.0
     for source, channels in zip(sources, channel_sets, strict=True):
-        label_w = max(
-            label_w,
-            max(text_width(source.channels[int(c)].label, fs_tick) for c in channels),
+        labels = (
+            [series_name(source)]
+            if _single_trace(source, channels)
+            else [source.channels[int(c)].label for c in channels]
         )
+        label_w = max(label_w, max(text_width(label, fs_tick) for label in labels))
     if units is not None and unit_rows:
         label_w = max(label_w, max(text_width(units.labels[r], fs_tick) for r in unit_rows))
     for source in interval_rows:
@@ -323,8 +342,12 @@ def build_figure(
 
     title = spec.title
     if title is None:
-        names = ", ".join(s.path for s in sources) or (units.path if units else "")
-        title = f"{Path(str(file.path)).name} · {names} · {t0:.6g}–{t1:.6g} s"
+        # one series: its path in the title; several: each is named along its track
+        names = sources[0].path if len(sources) == 1 else ""
+        if not sources and units is not None:
+            names = units.path
+        parts = [Path(str(file.path)).name, names, f"{t0:.6g}–{t1:.6g} s"]
+        title = " · ".join(p for p in parts if p)
     legend_w = sum(text_width(e.path.rsplit("/", 1)[-1], fs_tick) + 13.0 for e in events)
     room = frame.w - (legend_w + 10.0 if events and sources else 0.0)
     if text_width(title, fs_title) > room:  # a long path: keep its end, which names it
@@ -363,6 +386,8 @@ def build_figure(
             raise ExportError(f"{source.path}: one baseline per shown channel is needed.")
         if not spacing > 0:
             spacing = 1.0
+        if track.gain > 0:
+            spacing /= track.gain
         colors = track.colors or _group_colors(source, channels)
         lod = (lods or {}).get(source.path) or _open_lod(file, source)
         columns = max(16, int(frame.w * spec.columns_per_point))
@@ -387,18 +412,27 @@ def build_figure(
         # channel labels, as many as fit, and the series' name along the side
         fs = float(min(fs_tick, max(4.0, lane * 0.9)))
         step = max(1, math.ceil(fs * 1.15 / lane))
-        for k in range(0, channels.size, step):
-            label = source.channels[int(channels[k])].label
-            scene.add(Text(frame.x0 - 4.0, centres[k], label, fs, TEXT_COLOR, "right", "middle"))
-        side = _side_title(source)
-        scene.add(Text(8.0, ty + th / 2, side, fs_label, TEXT_COLOR, "center", "top", 90.0))
+        if _single_trace(source, channels):
+            # one unlabelled trace (speed, a pupil...): its name beside it, like a row label
+            side = series_name(source)
+            scene.add(
+                Text(frame.x0 - 4.0, centres[0], side, fs_tick, TEXT_COLOR, "right", "middle")
+            )
+        else:
+            for k in range(0, channels.size, step):
+                label = source.channels[int(channels[k])].label
+                scene.add(
+                    Text(frame.x0 - 4.0, centres[k], label, fs, TEXT_COLOR, "right", "middle")
+                )
+            side, side_size = _side_title(source, th - 4.0, fs_label)
+            scene.add(Text(8.0, ty + th / 2, side, side_size, TEXT_COLOR, "center", "top", 90.0))
         # scale bars: an L at the bottom right of the track
         bar_x, bar_y = frame.x0 + frame.w + 8.0, ty + th
         want = min(th * 0.45, max(lane, 24.0))
         value = nice_step(want / scale)
         bar_h = value * scale
         scene.add(Segments(np.array([[bar_x, bar_y, bar_x, bar_y - bar_h]]), AXIS_COLOR, 1.2))
-        amp_label = _format_quantity(value, source.unit)
+        amp_label = _format_quantity(value, _bar_unit(source))
         scene.add(
             Text(bar_x + 3.0, bar_y - bar_h / 2, amp_label, fs_tick, TEXT_COLOR, "left", "middle")
         )
@@ -568,13 +602,38 @@ def build_figure(
     return scene
 
 
-def _side_title(source: TimeSeriesSource) -> str:
-    """The series' name, and what its channel labels are (electrode or ROI ids)."""
+def _single_trace(source: TimeSeriesSource, channels: np.ndarray) -> bool:
+    """One channel with no table row behind it: named, not numbered."""
+    return channels.size == 1 and source.channels[int(channels[0])].row_id is None
+
+
+def series_name(source: TimeSeriesSource) -> str:
+    """A short name that tells series apart: the series' own, or its container's when the
+    series is named after its type (``DfOverF`` rather than ``RoiResponseSeries``)."""
+    parts = source.path.strip("/").split("/")
+    if source.name == source.neurodata_type and len(parts) >= 2:
+        parent = parts[-2]
+        if parent not in ("acquisition", "processing", "stimulus", "presentation"):
+            return parent
+    return source.name
+
+
+def _side_title(source: TimeSeriesSource, room: float, size: float) -> tuple[str, float]:
+    """The series' name along its track and its font size: with what the channel labels
+    are (electrode or ROI ids) when that fits in ``room`` points, else the name alone, in a
+    smaller size if need be, shortened with an ellipsis only when nothing else fits."""
+    name = series_name(source)
     labelled = any(c.row_id is not None for c in source.channels)
-    kind = ""
+    candidates = [(name, size), (name, 6.0)]
     if labelled:
-        kind = " (ROI id)" if "roi" in source.neurodata_type.lower() else " (electrode id)"
-    return f"{source.name}{kind}"
+        kind = "ROI id" if "roi" in source.neurodata_type.lower() else "electrode id"
+        candidates.insert(0, (f"{name} ({kind})", size))
+    for text, text_size in candidates:
+        if text_width(text, text_size) <= room:
+            return text, text_size
+    while len(name) > 2 and text_width(name + "…", 6.0) > room:
+        name = name[:-1]
+    return name + "…", 6.0
 
 
 def _open(opener, file: NwbFile, path: str):

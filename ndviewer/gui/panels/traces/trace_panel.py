@@ -163,19 +163,24 @@ class TracePanel(Panel):
         return self._linked
 
     def export_track(self) -> TraceTrack | None:
-        """The series as this panel shows it (channel page, baselines, spacing over gain,
-        colours by group), for a figure; None before the series is open."""
+        """The series as this panel shows it (channel page, baselines, gain, colours by
+        group), for a figure; None before the series is open.
+
+        A spacing the user set is kept; the automatic one is left to the figure, which
+        works it out for its own lane height as the view does for its pixels (a view
+        squeezed between pinned panes would otherwise flatten the printed traces).
+        """
         state = self.state
         if state.source is None or not state.page_channels:
             return None
         channels = state.page_channels
-        gain = state.gain if state.gain > 0 else 1.0
         return TraceTrack(
             state.source.path,
             list(channels),
             [float(state.baselines[c]) for c in channels],
-            state.spacing / gain,
+            None if state.auto_spacing else state.spacing,
             [TRACE_COLORS[(int(state.colors[c]) - 1) % len(TRACE_COLORS)] for c in channels],
+            state.gain if state.gain > 0 else 1.0,
         )
 
     def open_export(self):
