@@ -466,6 +466,7 @@ def build_figure(
                 "offset": source.offset,
                 "box": (ty, th),
                 "side_title": side,
+                "single": bool(_single_trace(source, channels)),
                 **bar_note,
             }
         )

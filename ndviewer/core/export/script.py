@@ -118,6 +118,12 @@ def axes_at(fig, top, height):
     return ax
 
 
+def side_title(ax, text):
+    """A track's name along the page's left edge, clear of the tick labels."""
+    ax.set_ylabel(text, fontsize=7.5)
+    ax.yaxis.set_label_coords(-(FRAME[0] - 8) / FRAME[1], 0.5)
+
+
 def seconds_per_point():
     return (T1 - T0) / FRAME[1]
 
@@ -185,10 +191,14 @@ def main(argv):
             for k in range(channels):
                 y = -k + (ys[:, k] - track["baselines"][k]) / track["spacing"]
                 ax.plot(xs, y, color=track["colors"][k], lw=lane_width, solid_joinstyle="round")
-            step = max(1, int(np.ceil(7 * 1.15 / (height / channels))))
-            ax.set_yticks([-k for k in range(0, channels, step)])
-            ax.set_yticklabels([track["labels"][k] for k in range(0, channels, step)], fontsize=min(7, max(4, height / channels * 0.9)))
-            ax.set_ylabel(track["side_title"], fontsize=7.5)
+            if track["single"]:  # one unlabelled trace: its name beside it
+                ax.set_yticks([0])
+                ax.set_yticklabels([track["side_title"]], fontsize=7)
+            else:
+                step = max(1, int(np.ceil(7 * 1.15 / (height / channels))))
+                ax.set_yticks([-k for k in range(0, channels, step)])
+                ax.set_yticklabels([track["labels"][k] for k in range(0, channels, step)], fontsize=min(7, max(4, height / channels * 0.9)))
+                side_title(ax, track["side_title"])
             for event in EVENTS:
                 ax.vlines(event_times(h5, event["path"]), -channels + 0.5, 0.5, color=event["color"], lw=0.6)
             # scale bars, an L in the right margin
@@ -224,7 +234,7 @@ def main(argv):
             step = max(1, int(np.ceil(7 * 1.15 / (height / rows))))
             ax.set_yticks([k + 0.5 for k in range(0, rows, step)])
             ax.set_yticklabels([UNITS["labels"][k] for k in range(0, rows, step)], fontsize=min(7, max(4, height / rows * 0.9)))
-            ax.set_ylabel("units", fontsize=7.5)
+            side_title(ax, "units")
             lowest = ax
     if lowest is not None:
         lowest.spines["bottom"].set_visible(True)
@@ -259,6 +269,7 @@ def figure_script(
             "box",
             "amplitude",
             "amplitude_label",
+            "single",
         )
         entry = {k: track[k] for k in keep}
         entry["side_title"] = track.get("side_title", track["path"].rsplit("/", 1)[-1])
