@@ -2,6 +2,7 @@
 
 ``ndviewer info FILE [--json]``   the typed index and session summary (a stable JSON contract)
 ``ndviewer edit FILE... --set PATH=VALUE``   validated batch edits through the edit transaction
+``ndviewer export FILE --object PATH --out OUT.EXT``   a figure or the data of one object
 
 Bad input never produces a traceback: one line on stderr naming the file and the reason, and
 exit status 2.
@@ -19,7 +20,7 @@ from pathlib import Path
 from ndviewer import __version__
 from ndviewer.core import cache
 
-SUBCOMMANDS = ("info", "edit")
+SUBCOMMANDS = ("info", "edit", "export")
 EXIT_BAD_INPUT = 2
 INFO_FORMAT = f"info-2/{__version__}"
 
@@ -203,6 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ndviewer.core.edit.batch_edit import main as edit_main
 
         return edit_main(argv[1:])
+    if argv and argv[0] == "export":
+        from ndviewer.cli_export import main as export_main
+
+        return export_main(argv[1:])
     return _gui(argv)
 
 

@@ -244,6 +244,7 @@ class FileTab(QWidget):
             pool=self.pool,
             open_path=self.show_path,
             open_linked=self.open_linked,
+            layout_panels=self.layout_panels,
             settings={"filter_by_type": self.filter_by_type, "write_file": self.write_file},
         )
         self.model = FileTreeModel(file, self)
@@ -458,6 +459,10 @@ class FileTab(QWidget):
             self.show_path(path)
 
     # -- pinned panes -----------------------------------------------------------------------
+    def layout_panels(self) -> list[Panel]:
+        """The panels on screen, top to bottom: the current view, then the pinned ones."""
+        return [p for p in [self.panel, *(pane.panel for pane in self.pinned)] if p is not None]
+
     def pin_current(self) -> None:
         """Open the current node's current view again in a pane of its own."""
         if self.panel is None:

@@ -90,6 +90,10 @@ class MainWindow(QMainWindow):
         close_action.triggered.connect(lambda: self.close_tab(self.tabs.currentIndex()))
         file_menu.addAction(close_action)
         file_menu.addSeparator()
+        export_action = QAction("&Export Figure…", self, shortcut=QKeySequence("Ctrl+E"))
+        export_action.triggered.connect(self.export_current)
+        file_menu.addAction(export_action)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence("Ctrl+Q"))
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
@@ -113,6 +117,23 @@ class MainWindow(QMainWindow):
         about = QAction("&About ndviewer", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
+
+    def export_current(self):
+        """Open the Export dialog of the current view (its figure, or the layout of pinned
+        time panels); says so when the view has nothing to draw."""
+        tab = self.current_tab()
+        panel = None
+        if tab is not None:
+            panels = tab.layout_panels()
+            panel = next((p for p in panels if callable(getattr(p, "open_export", None))), None)
+        if panel is None:
+            self.statusBar().showMessage(
+                "Nothing to export as a figure here: open a time series or an image "
+                "(tables export from their own Export CSV button).",
+                10000,
+            )
+            return None
+        return panel.open_export()
 
     def _focus_filter(self) -> None:
         tab = self.current_tab()

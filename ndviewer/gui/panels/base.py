@@ -32,6 +32,9 @@ class PanelContext:
     # show another object in a pane of its own beside this one (e.g. an ROI's trace next to
     # the image), with panel options such as {"channels": [3]}
     open_linked: Callable[[str, dict], None] = lambda path, options: None
+    # every panel of the tab, top to bottom (the main one, then the pinned ones): what a
+    # figure of the whole layout stacks
+    layout_panels: Callable[[], list[Any]] = lambda: []
     settings: dict[str, Any] = field(default_factory=dict)
     index: Any = None  # the FileIndex once the background walk is done (else None)
 

@@ -164,6 +164,9 @@ class ImagePanel(Panel):
         self.flip_h = self._tool("⇆", "Mirror left–right", checkable=True)
         self.flip_v = self._tool("⇅", "Mirror top–bottom", checkable=True)
         self.fit = self._tool("Fit", "Fit the picture in the view")
+        self.export_button = self._tool(
+            "Export…", "Figure of the picture (PDF, SVG, PNG, clipboard) or its values (TIFF, PNG)"
+        )
         self.roi_label = QLabel("ROIs")
         self.roi_source = QComboBox()
         self.roi_source.setToolTip("PlaneSegmentation drawn over the picture")
@@ -178,6 +181,7 @@ class ImagePanel(Panel):
         toolbar.addSpacing(12)
         for widget in (self.rotate_left, self.rotate_right, self.flip_h, self.flip_v, self.fit):
             toolbar.addWidget(widget)
+        toolbar.addWidget(self.export_button)
         toolbar.addStretch(1)
         for widget in (self.roi_label, self.roi_source, self.roi_mode):
             toolbar.addWidget(widget)
@@ -229,6 +233,7 @@ class ImagePanel(Panel):
         self.flip_h.toggled.connect(self._apply_orientation)
         self.flip_v.toggled.connect(self._apply_orientation)
         self.fit.clicked.connect(self.canvas.fit)
+        self.export_button.clicked.connect(self.open_export)
         self.roi_source.currentIndexChanged.connect(self._on_roi_source)
         self.roi_mode.currentTextChanged.connect(self.overlay.set_mode)
         self.contrast.settings_changed.connect(self._on_contrast)
@@ -320,6 +325,33 @@ class ImagePanel(Panel):
         """Levels from percentiles of the picture on screen."""
         if self.picture is not None:
             self.contrast.set_levels(*percentile_levels(self.picture, low, high))
+
+    def open_export(self):
+        """Open the Export dialog for the picture on screen."""
+        from ndviewer.gui.export.dialog import ExportDialog
+
+        dialog = ExportDialog(self, [self], self)
+        dialog.show()
+        return dialog
+
+    def export_values(self) -> np.ndarray | None:
+        """The shown frame plane or projection as stored, rows of y (as files hold them)."""
+        if self.picture is None:
+            return None
+        picture = self.picture
+        return np.ascontiguousarray(picture.transpose(1, 0, 2) if picture.ndim == 3 else picture.T)
+
+    def export_picture(self) -> tuple[np.ndarray, str]:
+        """The shown picture in screen colours (contrast and colour map applied, full
+        resolution), rows of y, and a caption naming it."""
+        if self.picture is None or self.contrast_settings is None:
+            raise NdviewerError("No picture is shown yet.")
+        colors = self.mapper.map(self.picture, self.contrast_settings, self.lut)
+        if self.projection is not None:
+            what = f"{self.projection[0]} projection"
+        else:
+            what = self.source.frame_label(max(self.current_index, 0))
+        return np.ascontiguousarray(colors.T), f"{self.node.path} · {what}"
 
     @property
     def current_index(self) -> int:

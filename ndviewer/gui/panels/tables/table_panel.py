@@ -24,6 +24,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -37,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from ndviewer.core.errors import NdviewerError
+from ndviewer.core.export.table_csv import write_table_csv
 from ndviewer.core.model.catalog import Catalog
 from ndviewer.core.model.nodes import Node
 from ndviewer.core.nwb.table_view import filter_rows, preview_text, sort_order, table_tsv
@@ -69,6 +71,7 @@ class TablePanel(Panel):
 
     view_changed = Signal()
     copied = Signal(str)
+    exported = Signal(str)
 
     def __init__(self, context: PanelContext, node: Node, parent: QWidget | None = None) -> None:
         super().__init__(context, node, parent)
@@ -141,6 +144,10 @@ class TablePanel(Panel):
         self.addAction(self.copy_action)
         copy_button = QToolButton()
         copy_button.setDefaultAction(self.copy_action)
+        self.export_button = QToolButton()
+        self.export_button.setText("Export CSV…")
+        self.export_button.setToolTip("Save the rows as shown (filtered and sorted) as CSV")
+        self.export_button.clicked.connect(self._ask_export)
 
         self.status_label = QLabel()
         self.status_label.setStyleSheet("color: #5d6d7e;")
@@ -154,6 +161,7 @@ class TablePanel(Panel):
         bar.addWidget(self.filter_edit, 1)
         bar.addWidget(self.columns_button)
         bar.addWidget(copy_button)
+        bar.addWidget(self.export_button)
 
         self.view = QTableView()
         self.view.setModel(self.model)
@@ -400,6 +408,29 @@ class TablePanel(Panel):
             jump_to(self.context, targets[0])
 
     # -- copy --------------------------------------------------------------------------------
+    def _ask_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export rows", f"{self.table.name}.csv", "CSV (*.csv)"
+        )
+        if path:
+            self.export_csv(path)
+
+    def export_csv(self, path: str) -> None:
+        """Write the rows in view order (filter and sort applied) with the shown columns as
+        CSV, on a worker; ``exported`` is emitted with the path."""
+        rows = np.array(self.model.view_rows, copy=True)
+        names = list(self.model.columns)
+        table = self.table
+
+        def write(_token) -> str:
+            return str(write_table_csv(table, rows, names, path))
+
+        def done(written: str) -> None:
+            self._update_status(f"saved {rows.size:,} rows to {written}")
+            self.exported.emit(written)
+
+        self.context.pool.submit(self.job_key("export"), write, done, self._rows_failed)
+
     def copy_selection(self) -> None:
         """Put the selected cells on the clipboard as TSV (whole rows x selected columns)."""
         indexes = self.view.selectionModel().selectedIndexes()

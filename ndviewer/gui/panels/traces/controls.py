@@ -91,6 +91,13 @@ class TraceControls(QObject):
         self.spectrum_button.setCheckable(True)
         self.spectrum_button.setToolTip("Welch PSD and spectrogram of the visible window")
         self.spectrum_button.toggled.connect(panel.show_spectra)
+        self.export_button = QToolButton(panel)
+        self.export_button.setText("Export…")
+        self.export_button.setToolTip(
+            "Figure (PDF, SVG, PNG, clipboard) of this view or of the pinned time panels, "
+            "or the visible window's samples (CSV, NPY, NPZ)"
+        )
+        self.export_button.clicked.connect(panel.open_export)
         self.link_box = QCheckBox("Link", panel)
         self.link_box.setChecked(True)
         self.link_box.setToolTip("Share the time window with the file's other time panels")
@@ -120,6 +127,7 @@ class TraceControls(QObject):
         display.addStretch(1)
         display.addWidget(self.overlay_button)
         display.addWidget(self.spectrum_button)
+        display.addWidget(self.export_button)
         display.addWidget(self.link_box)
         self.rows = (bar, display)
 
@@ -177,6 +185,7 @@ class TraceControls(QObject):
             self.spacing_box,
             self.auto_button,
             self.spectrum_button,
+            self.export_button,
         ):
             widget.setEnabled(enabled)
 

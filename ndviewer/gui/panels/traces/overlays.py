@@ -176,6 +176,17 @@ class OverlayLayer(QObject):
         self._button.setEnabled(bool(self.intervals or self.units or self.events))
         self.update()
 
+    def shown_intervals(self) -> list[str]:
+        """Paths of the interval tables switched on (what a figure of the view shades)."""
+        return [s.path for s in self.intervals if self._interval_enabled.get(s.path, True)]
+
+    def shown_unit_rows(self) -> list[int]:
+        """Rows of the Units table in the raster now (empty when it is hidden)."""
+        if self.units is None or not self.raster_plot.isVisible():
+            return []
+        first = self._unit_page * UNITS_PER_PAGE
+        return list(range(first, min(self.units.n_units, first + UNITS_PER_PAGE)))
+
     def toggle_interval(self, path: str, on: bool) -> None:
         """Show or hide the interval table at ``path``."""
         self._interval_enabled[path] = on

@@ -36,6 +36,7 @@ from PySide6.QtGui import QColor, QKeyEvent
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from ndviewer.core.errors import NdviewerError
+from ndviewer.core.export.figure import TraceTrack
 from ndviewer.core.model.catalog import Catalog
 from ndviewer.core.model.nodes import Node
 from ndviewer.core.nwb.timeseries import TimeSeriesSource, plottable_channels
@@ -160,6 +161,42 @@ class TracePanel(Panel):
     @property
     def linked(self) -> bool:
         return self._linked
+
+    def export_track(self) -> TraceTrack | None:
+        """The series as this panel shows it (channel page, baselines, gain, colours by
+        group), for a figure; None before the series is open.
+
+        A spacing the user set is kept; the automatic one is left to the figure, which
+        works it out for its own lane height as the view does for its pixels (a view
+        squeezed between pinned panes would otherwise flatten the printed traces).
+        """
+        state = self.state
+        if state.source is None or not state.page_channels:
+            return None
+        channels = state.page_channels
+        return TraceTrack(
+            state.source.path,
+            list(channels),
+            [float(state.baselines[c]) for c in channels],
+            None if state.auto_spacing else state.spacing,
+            [TRACE_COLORS[(int(state.colors[c]) - 1) % len(TRACE_COLORS)] for c in channels],
+            state.gain if state.gain > 0 else 1.0,
+        )
+
+    def open_export(self):
+        """Open the Export dialog for this view (and the tab's other time panels)."""
+        from ndviewer.gui.export.dialog import ExportDialog
+
+        dialog = ExportDialog(self, self.context.layout_panels() or [self], self)
+        dialog.show()
+        return dialog
+
+    def export_overlays(self) -> tuple[list[str], str | None, list[int], list[str]]:
+        """``(interval tables, units table, unit rows, event objects)`` shown now."""
+        overlays = self.overlays
+        rows = overlays.shown_unit_rows()
+        units = overlays.units.path if overlays.units is not None and rows else None
+        return overlays.shown_intervals(), units, rows, [e.path for e in overlays.events]
 
     def set_window(self, t0: float, t1: float, announce: bool = True, clamp: bool = True) -> None:
         """Show ``[t0, t1]`` and fetch the frame.
