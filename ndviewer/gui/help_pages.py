@@ -45,31 +45,16 @@ def shortcuts_html() -> str:
 
 
 def versions() -> dict[str, str]:
-    """ndviewer and the libraries whose versions decide how a file is read and drawn."""
-    import h5py
-    import numpy
+    """ndviewer, the HDF5 stack (from the core) and the Qt stack that draws it."""
     import pyqtgraph
     import PySide6
     from PySide6.QtCore import qVersion
 
-    from ndviewer import __version__
+    from ndviewer.core.versions import reading_versions
 
-    found = {
-        "ndviewer": __version__,
-        "Python": platform.python_version(),
-        "Qt": qVersion(),
-        "PySide6": PySide6.__version__,
-        "pyqtgraph": pyqtgraph.__version__,
-        "h5py": h5py.__version__,
-        "HDF5": h5py.version.hdf5_version,
-        "numpy": numpy.__version__,
-    }
-    try:
-        import hdf5plugin
-
-        found["hdf5plugin"] = hdf5plugin.version
-    except ImportError:  # pragma: no cover - a dependency, but optional at run time
-        pass
+    found = reading_versions()
+    found.update({"Qt": qVersion(), "PySide6": PySide6.__version__})
+    found["pyqtgraph"] = pyqtgraph.__version__
     found["platform"] = platform.platform()
     return found
 
