@@ -431,7 +431,8 @@ def test_channel_qc_flags_the_demo_dead_and_saturated_channels(qtbot, demo_file)
         qtbot.waitUntil(lambda: panel.qc.label.text() != "", timeout=10_000)
         labels = [c.label for c in panel.source.channels]
         dead, saturated = labels[demo.DEAD_CHANNEL], labels[demo.SATURATED_CHANNEL]
-        assert panel.qc.label.text() == f"QC: {dead} dead · {saturated} saturated"
+        # names, not bare numbers that read as counts ("QC: 7 dead · 21 saturated")
+        assert panel.qc.label.text() == f"QC: ch {dead} dead · ch {saturated} saturated"
         ticks = dict((k, text) for k, text in panel.plot.getAxis("left")._tickLevels[0])
         assert ticks[-demo.DEAD_CHANNEL] == f"{dead} dead"
         assert ticks[-demo.SATURATED_CHANNEL] == f"{saturated} sat"
@@ -439,3 +440,42 @@ def test_channel_qc_flags_the_demo_dead_and_saturated_channels(qtbot, demo_file)
     finally:
         ctx.pool.shutdown()
         ctx.file.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/processing/ecephys/LFP/LFP", "/processing/behavior/Position/SpatialSeries"],
+)
+def test_channel_qc_does_not_cry_wolf(qtbot, demo_file, path) -> None:
+    """The demo's clean LFP and the position x/y were flagged saturated (≥ 1 % of a short
+    window at its own extreme); QC now flags nothing on the LFP and does not run on
+    behaviour."""
+    ctx = make_context(demo_file)
+    try:
+        panel = make_panel(qtbot, ctx, path)
+        behaviour = "behavior" in path
+        assert panel.qc.enabled is not behaviour
+        t0 = panel.state.window[0]
+        panel.set_window(t0, t0 + 0.08)  # zoomed in: 80 samples of LFP, 8 of position
+        wait_frame(qtbot, panel)
+        panel.check_channels()
+        ctx.pool.wait(10_000)
+        qtbot.wait(50)
+        if behaviour:
+            assert panel.qc.result is None
+        else:
+            qtbot.waitUntil(lambda: panel.qc.result is not None, timeout=10_000)
+            assert not panel.qc.result.saturated.any()
+            lfp = [c for c in range(len(panel.qc.result.dead)) if panel.qc.result.dead[c]]
+            assert lfp == [load_make_demo_dead()]
+        assert "saturated" not in panel.qc.label.text()
+        panel.shutdown()
+    finally:
+        ctx.pool.shutdown()
+        ctx.file.close()
+
+
+def load_make_demo_dead() -> int:
+    from tests.core.foundation_fixtures import load_make_demo
+
+    return load_make_demo().DEAD_CHANNEL

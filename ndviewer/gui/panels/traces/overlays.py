@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QColor
 from PySide6.QtWidgets import QMenu, QToolButton, QWidget
 
@@ -86,7 +86,17 @@ class OverlayLayer(QObject):
     labels : list of pyqtgraph.TextItem
         Labels of the bands and markers on the traces' plot.
     menu : QMenu
+
+    Signals
+    -------
+    failed(str, str, str)
+        A background read failed: job (``"overlays"`` or ``"raster"``), what, reason.
+    loaded_ok(str)
+        That job succeeded (a failure shown for it can go).
     """
+
+    failed = Signal(str, str, str)
+    loaded_ok = Signal(str)
 
     def __init__(
         self,
@@ -151,9 +161,13 @@ class OverlayLayer(QObject):
         def job(token) -> TimeOverlaySources:
             return load_time_overlays(file, catalog.is_a, entries)
 
-        self._pool.submit(self._job_key("overlays"), job, self._on_loaded, lambda exc: None)
+        def failed(exc: Exception) -> None:
+            self.failed.emit("overlays", "overlays (trials, events, units)", str(exc))
+
+        self._pool.submit(self._job_key("overlays"), job, self._on_loaded, failed)
 
     def _on_loaded(self, loaded: TimeOverlaySources) -> None:
+        self.loaded_ok.emit("overlays")
         self.intervals, self.events, self.units = loaded.intervals, loaded.events, loaded.units
         self.menu.clear()
         for source in self.intervals:
@@ -274,6 +288,7 @@ class OverlayLayer(QObject):
 
         def done(result) -> None:
             image, _count = result
+            self.loaded_ok.emit("raster")
             self.raster_image.set_image(image, t0, t1, -0.5 - len(rows) + 1, 0.5)
             self.raster_plot.setYRange(-len(rows) + 0.5, 0.5, padding=0)
             step = max(1, math.ceil(len(rows) / max(1, height / 14)))
@@ -285,4 +300,11 @@ class OverlayLayer(QObject):
                 page += " (Overlays ▸ next units page)"
             self.raster_plot.setToolTip(page)
 
-        self._pool.submit(self._job_key("raster"), job, done, lambda exc: None)
+        def failed(exc: Exception) -> None:
+            self.failed.emit("raster", "spike raster", str(exc))
+
+        self._pool.submit(self._job_key("raster"), job, done, failed)
+
+    def retry_raster(self) -> None:
+        """Read the spike raster again after a failure."""
+        self._request_raster()
