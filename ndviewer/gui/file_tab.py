@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from ndviewer.core.errors import NdviewerError
+from ndviewer.core.model.families import family_of
 from ndviewer.core.model.files import NwbFile, open_nwb
 from ndviewer.core.model.nodes import Node
 from ndviewer.core.model.registry import PanelChoice, default_registry
@@ -119,7 +120,9 @@ class FileTab(QWidget):
         self.context: PanelContext | None = None
         self.panel: Panel | None = None
         self.panel_choices: list[PanelChoice] = []
-        self.user_panel_pick: str | None = None
+        # "View as" picks per type family ("imaging", "ephys", plain "dataset"…): one pick
+        # used to stick to every later object, so an image series opened in Details
+        self.user_panel_picks: dict[str, str] = {}
         self.time_cursor = TimeCursor()
         self.opened_at = time.perf_counter()
         self.index_seconds: float | None = None
@@ -343,6 +346,17 @@ class FileTab(QWidget):
             choices.append(choice)
         return choices
 
+    def pick_family(self, node: Node) -> str:
+        """The family a "View as" pick is remembered for: the type's family from
+        ``spec/families.json`` (through inheritance), else the type, else group/dataset."""
+        try:
+            family = family_of(node.neurodata_type, self.file.catalog)
+            if family is not None:
+                return family.name
+            return node.neurodata_type or ("dataset" if node.is_dataset else "group")
+        except (OSError, KeyError):
+            return "other"
+
     def show_node(self, node: Node) -> None:
         choices = self.panel_choices_for(node)
         self.panel_choices = choices
@@ -350,7 +364,8 @@ class FileTab(QWidget):
         self.view_as.clear()
         for choice in choices:
             self.view_as.addItem(load_panel_class(choice.panel).title, choice.panel)
-        picked = next((c.panel for c in choices if c.panel == self.user_panel_pick), None)
+        wanted = self.user_panel_picks.get(self.pick_family(node))
+        picked = next((c.panel for c in choices if c.panel == wanted), None)
         picked = picked or (choices[0].panel if choices else SAFE_PANEL)
         self.view_as.setCurrentIndex(max(0, self.view_as.findData(picked)))
         self.view_as.blockSignals(False)
@@ -386,7 +401,7 @@ class FileTab(QWidget):
     def _on_view_as(self, row: int) -> None:
         reference = self.view_as.itemData(row)
         if reference and self.panel is not None:
-            self.user_panel_pick = reference
+            self.user_panel_picks[self.pick_family(self.panel.node)] = reference
             self._install_panel(self.panel.node, reference)
 
     def show_path(self, path: str, options: dict | None = None) -> None:
