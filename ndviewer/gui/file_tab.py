@@ -16,10 +16,12 @@ from pathlib import Path
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QScrollArea,
     QSplitter,
     QStackedWidget,
     QTableView,
@@ -51,6 +53,24 @@ def load_panel_class(reference: str) -> type[Panel]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
+#: The least height of the main view and of each pinned pane in their splitter. A panel whose
+#: own minimum is taller (the image view's controls) scrolls inside its pane instead of
+#: pushing the window past the screen: two pinned panes once grew the window to 1,292 px on
+#: a 1,000 px screen and squeezed the main plot to ~50 px.
+PANE_MIN_HEIGHT = 160
+
+
+def scrolling(widget: QWidget, parent: QWidget) -> QScrollArea:
+    """``widget`` in a frameless scroll area that lends it all its room but asks for none:
+    the splitter, not the panel's minimum size, decides the height."""
+    area = QScrollArea(parent)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidgetResizable(True)
+    area.setWidget(widget)
+    area.setMinimumHeight(PANE_MIN_HEIGHT - 30)
+    return area
+
+
 class PinnedPane(QWidget):
     """A panel kept open below the main view, with its own title and close button.
 
@@ -78,7 +98,8 @@ class PinnedPane(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
-        layout.addWidget(panel, 1)
+        layout.addWidget(scrolling(panel, self), 1)
+        self.setMinimumHeight(PANE_MIN_HEIGHT)
 
 
 def _open_with_catalog(path: str) -> NwbFile:
@@ -217,7 +238,8 @@ class FileTab(QWidget):
         main_layout = QVBoxLayout(main_area)
         main_layout.setContentsMargins(0, 0, 0, 0)
         main_layout.addLayout(header)
-        main_layout.addWidget(self.panel_stack, 1)
+        main_layout.addWidget(scrolling(self.panel_stack, main_area), 1)
+        main_area.setMinimumHeight(PANE_MIN_HEIGHT)
         self.panes = QSplitter(Qt.Orientation.Vertical, self)
         self.panes.setChildrenCollapsible(False)
         self.panes.addWidget(main_area)
@@ -509,9 +531,13 @@ class FileTab(QWidget):
         pane.closed.connect(self._close_pane)
         self.pinned.append(pane)
         self.panes.addWidget(pane)
-        total = sum(self.panes.sizes()) or 900
-        share = total // (len(self.pinned) + 1)
-        self.panes.setSizes([total - share * len(self.pinned)] + [share] * len(self.pinned))
+        # the main view keeps the larger share (it is what the user browses); the pins split
+        # the rest evenly, each at least PANE_MIN_HEIGHT
+        total = max(self.panes.height(), sum(self.panes.sizes()), 3 * PANE_MIN_HEIGHT)
+        n = len(self.pinned)
+        main = max(PANE_MIN_HEIGHT, int(total * (0.6 if n == 1 else 0.45)))
+        share = max(PANE_MIN_HEIGHT, (total - main) // n)
+        self.panes.setSizes([total - share * n] + [share] * n)
 
     def _close_pane(self, pane: PinnedPane) -> None:
         pane.panel.shutdown()
