@@ -479,3 +479,36 @@ def load_make_demo_dead() -> int:
     from tests.core.foundation_fixtures import load_make_demo
 
     return load_make_demo().DEAD_CHANNEL
+
+
+def test_a_saturated_channel_stays_in_its_lane_unless_clipping_is_off(qtbot, demo_file) -> None:
+    """The demo's saturated channel was drawn across lanes 16-31, hiding fifteen channels."""
+    from ndviewer.gui.panels.traces.state import TRACE_COLORS
+    from tests.core.foundation_fixtures import load_make_demo
+
+    loud = load_make_demo().SATURATED_CHANNEL
+    ctx = make_context(demo_file)
+    try:
+        panel = make_panel(qtbot, ctx, "/acquisition/ElectricalSeries")
+        assert panel.controls.clip_box.isChecked()
+        panel.state.highlight = loud  # its own colour, so its pixels can be counted
+        panel.refresh()
+        wait_frame(qtbot, panel)
+
+        def rows_of_loud() -> np.ndarray:
+            frame = panel.shown_frame
+            return np.flatnonzero((frame.image == len(TRACE_COLORS) + 1).any(axis=1))
+
+        frame = panel.shown_frame
+        lane = frame.request.height / len(frame.request.channels)
+        k = frame.request.channels.index(loud)
+        rows = rows_of_loud()
+        assert rows.size and rows.min() >= k * lane - 1 and rows.max() <= (k + 1) * lane + 1
+        panel.controls.clip_box.setChecked(False)
+        wait_frame(qtbot, panel)
+        assert panel.shown_frame.request.clip == 0.0
+        assert rows_of_loud().max() - rows_of_loud().min() > 3 * lane  # drawn in full
+        panel.shutdown()
+    finally:
+        ctx.pool.shutdown()
+        ctx.file.close()

@@ -1,4 +1,4 @@
-""""View as" picks are kept per type family: choosing Details on a recording once made every
+""" "View as" picks are kept per type family: choosing Details on a recording once made every
 later object (an image series too) open in Details."""
 
 from __future__ import annotations

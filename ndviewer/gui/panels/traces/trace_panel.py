@@ -260,6 +260,12 @@ class TracePanel(Panel):
             self.state.select(chosen)
             self._after_layout_change()
 
+    def set_clip_lanes(self, clip: bool) -> None:
+        """Cut each trace to its own lane (the default), or draw every trace in full."""
+        self.state.clip_lanes = bool(clip)
+        self.controls.clip_box.setChecked(self.state.clip_lanes)
+        self.refresh()
+
     def set_linked(self, linked: bool) -> None:
         """Follow (and move) the file's shared time cursor, or not."""
         self._linked = bool(linked)
