@@ -264,8 +264,16 @@ def test_overlays_bands_raster_and_markers(qtbot, context) -> None:
     # trials 2.0-2.5 and 3.0-4.5 (0.5-1.0 is before the window... but starts 0.5 < 1.5? no:
     # stop 1.0 < 1.5), stimuli 1.2-1.3 (outside), invalid 4.0-4.2; epochs are off by default
     assert spans == [(2.0, 2.5), (3.0, 4.5), (4.0, 4.2)]
+    # events are ticks on the track, not lines across the traces, unless asked for
+    assert panel.overlays.markers.markers == []
+    track_rows = panel.overlays.interval_track.rows
+    event_names = [source.name for source in panel.overlays.events]
+    ticks = sorted(b.start for name in event_names for b in track_rows[name])
+    assert ticks == [2.0, 2.25, 3.0, 3.0]  # annotations 2.0, 3.0; lick 2.25; laser 3.0
+    panel.overlays.toggle_event_lines(True)
     times = sorted(m.time for m in panel.overlays.markers.markers)
-    assert times == [2.0, 2.25, 3.0, 3.0]  # annotations 2.0, 3.0; lick 2.25; laser 3.0
+    assert times == [2.0, 2.25, 3.0, 3.0]
+    panel.overlays.toggle_event_lines(False)
     raster = panel.overlays.raster_image.image
     assert raster.shape[0] > 0 and (raster > 0).any()
     n_units = panel.overlays.units.n_units
@@ -285,6 +293,20 @@ def test_overlays_bands_raster_and_markers(qtbot, context) -> None:
     trials = next(s.path for s in panel.overlays.intervals if s.name == "trials")
     panel.overlays.toggle_interval(trials, False)
     assert "trials" not in track.rows and len(track.rows) == len(rows) - 1
+    # every source has a toggle in the menu, and so do the labels
+    toggles = [a.text() for a in panel.overlays.menu.actions() if a.isCheckable()]
+    for source in panel.overlays.events:
+        assert any(t.startswith(f"{source.name} (") for t in toggles)
+    assert "labels" in toggles and "event lines across the traces" in toggles
+    lick = next(
+        s for s in panel.overlays.events if any(b.start == 2.25 for b in track.rows[s.name])
+    )
+    panel.overlays.toggle_events(lick.path, False)
+    assert lick.name not in track.rows
+    panel.set_window(*panel.state.bounds())  # the whole recording: labels only where room
+    assert len({round(item.pos().y(), 6) for item in panel.overlays.labels}) <= 2
+    panel.overlays.toggle_labels(False)
+    assert panel.overlays.labels == []
 
 
 def test_linked_cursor_moves_other_panels_until_unlinked(qtbot, context) -> None:
