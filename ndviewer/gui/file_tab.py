@@ -535,7 +535,7 @@ class FileTab(QWidget):
         # the rest evenly, each at least PANE_MIN_HEIGHT
         total = max(self.panes.height(), sum(self.panes.sizes()), 3 * PANE_MIN_HEIGHT)
         n = len(self.pinned)
-        main = max(PANE_MIN_HEIGHT, int(total * (0.6 if n == 1 else 0.45)))
+        main = max(PANE_MIN_HEIGHT, int(total * (0.6 if n == 1 else 0.55)))
         share = max(PANE_MIN_HEIGHT, (total - main) // n)
         self.panes.setSizes([total - share * n] + [share] * n)
 

@@ -215,9 +215,13 @@ def test_reference_cell_opens_the_object(qtbot, context):
 def test_preview_shows_the_whole_cell_and_links(qtbot, context):
     panel = make_panel(qtbot, context, "/units")
     wait_loaded(qtbot, panel)
+    # folded away until a cell is selected (empty, it took a quarter of the table's height)
+    assert panel.preview.height() == 0 or not panel.preview.isVisible()
+    assert panel.splitter.sizes()[1] == 0
     panel.view.setCurrentIndex(panel.model.index(1, panel.model.columns.index("spike_times")))
     qtbot.waitUntil(lambda: "[400 items]" in panel.preview.toPlainText(), timeout=5000)
     assert "9.99" in panel.preview.toPlainText()  # the last spike, far past the inline preview
+    assert 100 <= panel.splitter.sizes()[1] <= 200
     panel.view.setCurrentIndex(panel.model.index(0, panel.model.columns.index("electrodes")))
     qtbot.waitUntil(lambda: "Go to:" in panel.preview.toPlainText(), timeout=5000)
     assert "electrodes row 1" in panel.preview.toPlainText()
