@@ -146,6 +146,8 @@ class ArrayPanel(Panel):
         self.plot.setBackground("w")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("bottom", "index")
+        unit = node.attrs.get("unit") if node.is_dataset else None
+        self.plot.setLabel("left", f"value ({unit})" if isinstance(unit, str) else "value")
         self.curve = self.plot.plot(pen=pg.mkPen("#1f5f99", width=1))
         self.image_view = pg.GraphicsLayoutWidget(self)
         self.image_view.setBackground("w")
@@ -377,6 +379,14 @@ class ArrayPanel(Panel):
         else:
             self.status.setStyleSheet("color: #5d6d7e;")
         self.status.setText("   ·   ".join(parts))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        """A wider plot can show more points: read the line again at the new width."""
+        super().resizeEvent(event)
+        if self.mode == "line":
+            self._line_timer.start()
+        elif self.mode == "table":
+            self._schedule_fetch()
 
     def shutdown(self) -> None:
         self._fetch_timer.stop()
