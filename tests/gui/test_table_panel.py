@@ -102,6 +102,11 @@ def test_shows_every_column_with_readable_cells(qtbot, context):
         panel.model.columns.index("waveform_mean"), Qt.Orientation.Horizontal
     )
     assert header == "waveform_mean (volts)"
+    # times carry the unit the schema gives them, though the file stores none
+    spikes = panel.model.headerData(
+        panel.model.columns.index("spike_times"), Qt.Orientation.Horizontal
+    )
+    assert spikes == "spike_times (s)"
     assert "4 rows" in panel.status_label.text()
 
 

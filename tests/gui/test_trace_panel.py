@@ -331,6 +331,13 @@ def test_spectrum_of_visible_window(qtbot, context) -> None:
     assert result.channels == (0, 1) and result.psd.shape[1] == 2
     assert result.freqs[-1] == pytest.approx(500.0)  # Nyquist of 1 kHz
     assert result.seconds == pytest.approx(3.0)
+    # a unit, not "(x1e-06)": V²/Hz on a log axis, a colour bar in dB beside the spectrogram
+    view = panel.spectra.view
+    left = view.psd_plot.getAxis("left")
+    assert left.labelText == "PSD (V²/Hz, log)" and left.labelUnits == ""
+    assert not left.autoSIPrefix and left.logMode
+    assert view.colorbar.axis.labelText == "dB re 1 V²/Hz"
+    assert tuple(view.colorbar.levels()) == tuple(view.spec_image.levels)
 
 
 def test_long_window_waits_for_pyramid_then_draws_it(qtbot, long_path, monkeypatch) -> None:
@@ -530,6 +537,29 @@ def test_a_saturated_channel_stays_in_its_lane_unless_clipping_is_off(qtbot, dem
         wait_frame(qtbot, panel)
         assert panel.shown_frame.request.clip == 0.0
         assert rows_of_loud().max() - rows_of_loud().min() > 3 * lane  # drawn in full
+        panel.shutdown()
+    finally:
+        ctx.pool.shutdown()
+        ctx.file.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "axis", "first_lanes"),
+    [
+        ("/acquisition/ElectricalSeries", "electrode", None),
+        ("/processing/ophys/Fluorescence/RoiResponseSeries", "ROI", None),
+        ("/processing/behavior/Position/SpatialSeries", "coordinate", ["x", "y"]),
+    ],
+)
+def test_lanes_are_named_for_what_they_are(qtbot, demo_file, path, axis, first_lanes) -> None:
+    """ROI traces' axis said "electrode" and a SpatialSeries' x/y showed as 0/1."""
+    ctx = make_context(demo_file)
+    try:
+        panel = make_panel(qtbot, ctx, path)
+        assert panel.plot.getAxis("left").labelText == axis
+        if first_lanes is not None:
+            ticks = [text for _, text in panel.plot.getAxis("left")._tickLevels[0]]
+            assert ticks == first_lanes
         panel.shutdown()
     finally:
         ctx.pool.shutdown()

@@ -145,7 +145,9 @@ class ChannelQcDisplay(QObject):
             if k % step == 0 or self.flag(c)
         ]
         self._plot.getAxis("left").setTicks([ticks, []])
-        self._plot.setLabel("left", "channel" if source.channels[0].row_id is None else "electrode")
+        # what a lane is: an electrode, an ROI (ROI traces once said "electrode"), a
+        # coordinate or a plain column
+        self._plot.setLabel("left", getattr(source, "channel_kind", "channel"))
 
     def stop(self) -> None:
         self._timer.stop()
