@@ -136,6 +136,7 @@ class FileTab(QWidget):
         super().__init__(parent)
         self.path = str(path)
         self.pool = pool
+        self.preferences: dict = {}  # the window's (Preferences dialog), shared and live
         self.file: NwbFile | None = None
         self.model: FileTreeModel | None = None
         self.context: PanelContext | None = None
@@ -269,15 +270,21 @@ class FileTab(QWidget):
             pool=self.pool,
             open_path=self.show_path,
             open_linked=self.open_linked,
-            settings={"filter_by_type": self.filter_by_type, "write_file": self.write_file},
+            settings={
+                "filter_by_type": self.filter_by_type,
+                "write_file": self.write_file,
+                "preferences": self.preferences,
+            },
         )
         self.model = FileTreeModel(file, self)
         self.tree.setModel(self.model)
         header = self.tree.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in (1, 2, 3):
+        # names as wide as they need (deep icephys names were elided behind wide type names);
+        # the tree scrolls sideways when the pane is narrower, the last column takes the rest
+        for column in (0, 1, 2):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
         root = self.model.root_index()
         self.tree.expand(root)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from ndviewer import __version__
 from ndviewer.gui.file_tab import FileTab
 from ndviewer.gui.icons import app_icon
+from ndviewer.gui.preferences import GuideDialog, PreferencesDialog, load_preferences
 from ndviewer.gui.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class MainWindow(QMainWindow):
         self.resize(1500, 920)
         self.setAcceptDrops(True)
         self.settings = settings
+        # shared with every file's panels (PanelContext.settings["preferences"])
+        self.preferences = load_preferences(settings)
         self.pool = WorkerPool(parent=self)
         self.last_error: str | None = None
         self._message_box: QMessageBox | None = None
@@ -100,10 +103,30 @@ class MainWindow(QMainWindow):
             lambda: self.current_tab() and self.current_tab().pin_current()
         )
         view_menu.addAction(pin_action)
+        prefs = QAction("&Preferences…", self, shortcut=QKeySequence.StandardKey.Preferences)
+        prefs.setMenuRole(QAction.MenuRole.PreferencesRole)
+        prefs.triggered.connect(self.show_preferences)
+        view_menu.addSeparator()
+        view_menu.addAction(prefs)
         help_menu = self.menuBar().addMenu("&Help")
+        guide = QAction("&Quick Guide", self, shortcut=QKeySequence.StandardKey.HelpContents)
+        guide.triggered.connect(self.show_guide)
+        help_menu.addAction(guide)
         about = QAction("&About ndviewer", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
+
+    def show_guide(self) -> GuideDialog:
+        """Help ▸ Quick Guide (non-modal, so the user can try what it says)."""
+        dialog = GuideDialog(self)
+        dialog.show()
+        return dialog
+
+    def show_preferences(self) -> PreferencesDialog:
+        """View ▸ Preferences: defaults for new views, kept in the settings."""
+        dialog = PreferencesDialog(self.settings, self.preferences, self)
+        dialog.open()
+        return dialog
 
     def _focus_filter(self) -> None:
         tab = self.current_tab()
@@ -165,6 +188,7 @@ class MainWindow(QMainWindow):
                 log.info("removed %s, left by a save that was interrupted", leftover)
             offer_journal_recovery(self, resolved)  # an older version's in-place save
         tab = FileTab(resolved, self.pool, self.tabs)
+        tab.preferences = self.preferences
         tab.tree_shown.connect(self._on_tree_shown)
         tab.open_failed.connect(self._on_open_failed)
         tab.status.connect(lambda text: self.statusBar().showMessage(text, 8000))

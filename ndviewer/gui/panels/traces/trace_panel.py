@@ -403,6 +403,10 @@ class TracePanel(Panel):
         self.pyramid.changed.connect(self.status.show_state)
         self.pyramid.failed.connect(self.status.pyramid_failed)
         self.overview.region_moved.connect(self.set_window)
+        preferences = self.context.settings.get("preferences", {})
+        self.state.clip_lanes = bool(preferences.get("clip_lanes", True))
+        self.controls.clip_box.setChecked(self.state.clip_lanes)
+        self.overlays.event_lines = bool(preferences.get("event_lines", False))
         # no background error vanishes: each failed job stays on the status line with a retry
         self.overview.failed.connect(
             lambda reason: self.status.background_failed("overview", "session strip", reason)
