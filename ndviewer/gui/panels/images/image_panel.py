@@ -511,7 +511,10 @@ class ImagePanel(Panel):
             self._on_roi_source(1)
 
         self.context.pool.submit(
-            self.job_key("segmentations"), lambda _t: find_plane_segmentations(node), done
+            self.job_key("segmentations"),
+            lambda _t: find_plane_segmentations(node),
+            done,
+            lambda exc: self._set_status(f"Cannot look for ROIs: {exc}"),
         )
 
     def _on_roi_source(self, row: int) -> None:
@@ -598,7 +601,12 @@ class ImagePanel(Panel):
                 self.context.time_cursor.set_time(t)
             self.trace_shown.emit(trace.path, column)
 
-        self.context.pool.submit(self.job_key("trace"), work, done)
+        self.context.pool.submit(
+            self.job_key("trace"),
+            work,
+            done,
+            lambda exc: self._set_status(f"Cannot read the trace of ROI id {roi_id}: {exc}"),
+        )
 
     def _trace_for(self, row: int) -> RoiTrace | None:
         for trace in self.traces:

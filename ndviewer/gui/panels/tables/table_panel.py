@@ -78,6 +78,9 @@ class TablePanel(Panel):
         super().__init__(context, node, parent)
         self.table = Table.from_node(node)
         self.model = TableModel(self.table, context.pool, self.job_key("blocks"), self)
+        self.model.read_failed.connect(
+            lambda exc: self._show_message(f"Cannot read rows: {exc}", error=True)
+        )
         self._filters: dict[str, str] = {}
         self._sort: tuple[str, bool] | None = None
         self._preview_target: tuple[int, int] | None = None
