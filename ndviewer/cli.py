@@ -196,8 +196,30 @@ def _gui(argv: Sequence[str]) -> int:
     )
 
 
+def _unknown_subcommand(word: str) -> bool:
+    """A first argument that reads as a command (``ndviewer check f.nwb``), not a file: no
+    such path, no suffix or folder in it. It once opened the window with "check" as a file,
+    or aborted (SIGABRT) without a display."""
+    return (
+        not word.startswith("-")
+        and word.replace("-", "").replace("_", "").isalnum()
+        and not os.path.exists(word)
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in SUBCOMMANDS and _unknown_subcommand(argv[0]):
+        print(
+            "usage: ndviewer [FILE ...] [--select PATH]\n"
+            f"       ndviewer {{{','.join(SUBCOMMANDS)}}} ...",
+            file=sys.stderr,
+        )
+        return _fail(
+            f"unknown subcommand or missing file '{argv[0]}' (subcommands: "
+            + ", ".join(SUBCOMMANDS)
+            + ")"
+        )
     if argv and argv[0] == "info":
         return _info(argv[1:])
     if argv and argv[0] == "edit":

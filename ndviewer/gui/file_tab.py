@@ -16,10 +16,12 @@ from pathlib import Path
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QScrollArea,
     QSplitter,
     QStackedWidget,
     QTableView,
@@ -30,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ndviewer.core.errors import NdviewerError
+from ndviewer.core.model.families import family_of
 from ndviewer.core.model.files import NwbFile, open_nwb
 from ndviewer.core.model.nodes import Node
 from ndviewer.core.model.registry import PanelChoice, default_registry
@@ -48,6 +51,24 @@ EXPAND_LIMIT = 40  # groups with more members stay closed at open
 def load_panel_class(reference: str) -> type[Panel]:
     module_name, _, class_name = reference.partition(":")
     return getattr(importlib.import_module(module_name), class_name)
+
+
+#: The least height of the main view and of each pinned pane in their splitter. A panel whose
+#: own minimum is taller (the image view's controls) scrolls inside its pane instead of
+#: pushing the window past the screen: two pinned panes once grew the window to 1,292 px on
+#: a 1,000 px screen and squeezed the main plot to ~50 px.
+PANE_MIN_HEIGHT = 160
+
+
+def scrolling(widget: QWidget, parent: QWidget) -> QScrollArea:
+    """``widget`` in a frameless scroll area that lends it all its room but asks for none:
+    the splitter, not the panel's minimum size, decides the height."""
+    area = QScrollArea(parent)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidgetResizable(True)
+    area.setWidget(widget)
+    area.setMinimumHeight(PANE_MIN_HEIGHT - 30)
+    return area
 
 
 class PinnedPane(QWidget):
@@ -77,7 +98,8 @@ class PinnedPane(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
-        layout.addWidget(panel, 1)
+        layout.addWidget(scrolling(panel, self), 1)
+        self.setMinimumHeight(PANE_MIN_HEIGHT)
 
 
 def _open_with_catalog(path: str) -> NwbFile:
@@ -114,12 +136,15 @@ class FileTab(QWidget):
         super().__init__(parent)
         self.path = str(path)
         self.pool = pool
+        self.preferences: dict = {}  # the window's (Preferences dialog), shared and live
         self.file: NwbFile | None = None
         self.model: FileTreeModel | None = None
         self.context: PanelContext | None = None
         self.panel: Panel | None = None
         self.panel_choices: list[PanelChoice] = []
-        self.user_panel_pick: str | None = None
+        # "View as" picks per type family ("imaging", "ephys", plain "dataset"…): one pick
+        # used to stick to every later object, so an image series opened in Details
+        self.user_panel_picks: dict[str, str] = {}
         self.time_cursor = TimeCursor()
         self.opened_at = time.perf_counter()
         self.index_seconds: float | None = None
@@ -214,7 +239,8 @@ class FileTab(QWidget):
         main_layout = QVBoxLayout(main_area)
         main_layout.setContentsMargins(0, 0, 0, 0)
         main_layout.addLayout(header)
-        main_layout.addWidget(self.panel_stack, 1)
+        main_layout.addWidget(scrolling(self.panel_stack, main_area), 1)
+        main_area.setMinimumHeight(PANE_MIN_HEIGHT)
         self.panes = QSplitter(Qt.Orientation.Vertical, self)
         self.panes.setChildrenCollapsible(False)
         self.panes.addWidget(main_area)
@@ -245,15 +271,21 @@ class FileTab(QWidget):
             open_path=self.show_path,
             open_linked=self.open_linked,
             layout_panels=self.layout_panels,
-            settings={"filter_by_type": self.filter_by_type, "write_file": self.write_file},
+            settings={
+                "filter_by_type": self.filter_by_type,
+                "write_file": self.write_file,
+                "preferences": self.preferences,
+            },
         )
         self.model = FileTreeModel(file, self)
         self.tree.setModel(self.model)
         header = self.tree.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in (1, 2, 3):
+        # names as wide as they need (deep icephys names were elided behind wide type names);
+        # the tree scrolls sideways when the pane is narrower, the last column takes the rest
+        for column in (0, 1, 2):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
         root = self.model.root_index()
         self.tree.expand(root)
@@ -344,6 +376,17 @@ class FileTab(QWidget):
             choices.append(choice)
         return choices
 
+    def pick_family(self, node: Node) -> str:
+        """The family a "View as" pick is remembered for: the type's family from
+        ``spec/families.json`` (through inheritance), else the type, else group/dataset."""
+        try:
+            family = family_of(node.neurodata_type, self.file.catalog)
+            if family is not None:
+                return family.name
+            return node.neurodata_type or ("dataset" if node.is_dataset else "group")
+        except (OSError, KeyError):
+            return "other"
+
     def show_node(self, node: Node) -> None:
         choices = self.panel_choices_for(node)
         self.panel_choices = choices
@@ -351,7 +394,8 @@ class FileTab(QWidget):
         self.view_as.clear()
         for choice in choices:
             self.view_as.addItem(load_panel_class(choice.panel).title, choice.panel)
-        picked = next((c.panel for c in choices if c.panel == self.user_panel_pick), None)
+        wanted = self.user_panel_picks.get(self.pick_family(node))
+        picked = next((c.panel for c in choices if c.panel == wanted), None)
         picked = picked or (choices[0].panel if choices else SAFE_PANEL)
         self.view_as.setCurrentIndex(max(0, self.view_as.findData(picked)))
         self.view_as.blockSignals(False)
@@ -387,7 +431,7 @@ class FileTab(QWidget):
     def _on_view_as(self, row: int) -> None:
         reference = self.view_as.itemData(row)
         if reference and self.panel is not None:
-            self.user_panel_pick = reference
+            self.user_panel_picks[self.pick_family(self.panel.node)] = reference
             self._install_panel(self.panel.node, reference)
 
     def show_path(self, path: str, options: dict | None = None) -> None:
@@ -499,9 +543,13 @@ class FileTab(QWidget):
         pane.closed.connect(self._close_pane)
         self.pinned.append(pane)
         self.panes.addWidget(pane)
-        total = sum(self.panes.sizes()) or 900
-        share = total // (len(self.pinned) + 1)
-        self.panes.setSizes([total - share * len(self.pinned)] + [share] * len(self.pinned))
+        # the main view keeps the larger share (it is what the user browses); the pins split
+        # the rest evenly, each at least PANE_MIN_HEIGHT
+        total = max(self.panes.height(), sum(self.panes.sizes()), 3 * PANE_MIN_HEIGHT)
+        n = len(self.pinned)
+        main = max(PANE_MIN_HEIGHT, int(total * (0.6 if n == 1 else 0.55)))
+        share = max(PANE_MIN_HEIGHT, (total - main) // n)
+        self.panes.setSizes([total - share * n] + [share] * n)
 
     def _close_pane(self, pane: PinnedPane) -> None:
         pane.panel.shutdown()

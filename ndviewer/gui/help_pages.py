@@ -19,7 +19,7 @@ SHORTCUTS: list[tuple[str, str, str]] = [
     ("Ctrl+F", "Filter objects by name or type", "window"),
     ("Ctrl+P", "Pin the current view below", "window"),
     ("F11", "Full screen on/off", "window"),
-    ("F1", "This list of shortcuts", "window"),
+    ("F1", "Quick guide", "window"),
     ("Ctrl+S", "Save pending metadata edits", "metadata forms"),
     ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo an edit", "metadata forms"),
     ("← / →", "Previous / next page of time (Shift: half a page)", "traces"),

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from ndviewer.gui.file_tab import FileTab
 from ndviewer.gui.icons import app_icon
+from ndviewer.gui.preferences import GuideDialog, PreferencesDialog, load_preferences
 from ndviewer.gui.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class MainWindow(QMainWindow):
         self.resize(1500, 920)
         self.setAcceptDrops(True)
         self.settings = settings
+        # shared with every file's panels (PanelContext.settings["preferences"])
+        self.preferences = load_preferences(settings)
         self.pool = WorkerPool(parent=self)
         self.last_error: str | None = None
         self.log_path: Path | None = None  # set by the app once logging is configured
@@ -106,12 +109,19 @@ class MainWindow(QMainWindow):
             lambda: self.current_tab() and self.current_tab().pin_current()
         )
         view_menu.addAction(pin_action)
+        prefs = QAction("&Preferences…", self, shortcut=QKeySequence.StandardKey.Preferences)
+        prefs.setMenuRole(QAction.MenuRole.PreferencesRole)
+        prefs.triggered.connect(self.show_preferences)
         view_menu.addSeparator()
         full_screen = QAction("&Full Screen", self, shortcut=QKeySequence("F11"), checkable=True)
         full_screen.toggled.connect(lambda on: self.showFullScreen() if on else self.showNormal())
         view_menu.addAction(full_screen)
+        view_menu.addAction(prefs)
         help_menu = self.menuBar().addMenu("&Help")
-        shortcuts = QAction("&Keyboard Shortcuts", self, shortcut=QKeySequence("F1"))
+        guide = QAction("&Quick Guide", self, shortcut=QKeySequence("F1"))
+        guide.triggered.connect(self.show_guide)
+        help_menu.addAction(guide)
+        shortcuts = QAction("&Keyboard Shortcuts", self)
         shortcuts.triggered.connect(self._show_shortcuts)
         help_menu.addAction(shortcuts)
         about = QAction("&About ndviewer", self)
@@ -134,6 +144,18 @@ class MainWindow(QMainWindow):
             )
             return None
         return panel.open_export()
+
+    def show_guide(self) -> GuideDialog:
+        """Help ▸ Quick Guide (non-modal, so the user can try what it says)."""
+        dialog = GuideDialog(self)
+        dialog.show()
+        return dialog
+
+    def show_preferences(self) -> PreferencesDialog:
+        """View ▸ Preferences: defaults for new views, kept in the settings."""
+        dialog = PreferencesDialog(self.settings, self.preferences, self)
+        dialog.open()
+        return dialog
 
     def _focus_filter(self) -> None:
         tab = self.current_tab()
@@ -228,6 +250,7 @@ class MainWindow(QMainWindow):
                 log.info("removed %s, left by a save that was interrupted", leftover)
             offer_journal_recovery(self, resolved)  # an older version's in-place save
         tab = FileTab(resolved, self.pool, self.tabs)
+        tab.preferences = self.preferences
         tab.tree_shown.connect(self._on_tree_shown)
         tab.open_failed.connect(self._on_open_failed)
         tab.status.connect(lambda text: self.statusBar().showMessage(text, 8000))

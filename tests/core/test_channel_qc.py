@@ -52,3 +52,42 @@ def test_demo_recording_shows_its_dead_and_saturated_channel(demo_file):
     assert list(np.flatnonzero(qc.dead)) == [demo.DEAD_CHANNEL]
     assert list(np.flatnonzero(qc.saturated)) == [demo.SATURATED_CHANNEL]
     assert not qc.noisy.any()
+
+
+def test_smooth_and_short_windows_are_not_saturated():
+    """A clean sine (float or quantised to int16) and short windows once read as saturated:
+    ≥ 1 % of samples at the channel's own extreme is one sample in a 100-sample window."""
+    t = np.arange(6000) / 1250.0
+    sine = 1e-4 * np.sin(2 * np.pi * 8 * t)
+    quantised = np.round(100 * np.sin(2 * np.pi * 8 * t)).astype(np.int16)
+    data = np.column_stack([sine, sine * 2, np.cos(2 * np.pi * 3 * t)])
+    assert not channel_qc(data).saturated.any()
+    assert not channel_qc(quantised[:, None]).saturated.any()
+    for n in (20, 60, 99):
+        assert not channel_qc(data[:n]).saturated.any(), n
+        assert not channel_qc(quantised[:n, None]).saturated.any(), n
+
+
+def test_dtype_rails_and_flat_plateaus_are_saturated():
+    rng = np.random.default_rng(4)
+    noise = rng.normal(0, 1000, size=(5000, 3))
+    data = noise.copy()
+    data[:, 0] = np.clip(noise[:, 0] * 40 + 9000, -32768, 32767)  # at the int16 rail
+    data[:, 1] = np.clip(noise[:, 1], None, 1500)  # a flat plateau at 1.5 σ
+    qc = channel_qc(data.astype(np.int16))
+    assert list(np.flatnonzero(qc.saturated)) == [0, 1]
+    # a handful of samples at the rail is a spike, not saturation
+    few = noise[:, :1].copy()
+    few[:3, 0] = 32767
+    assert not channel_qc(few.astype(np.int16)).saturated.any()
+
+
+def test_qc_applies_to_electrophysiology_only():
+    from ndviewer.core.model.catalog import fallback_catalog
+    from ndviewer.core.signal.channel_qc import qc_applies
+
+    catalog = fallback_catalog()
+    assert qc_applies("ElectricalSeries", catalog.is_a)
+    assert not qc_applies("SpatialSeries", catalog.is_a)
+    assert not qc_applies("RoiResponseSeries", catalog.is_a)
+    assert not qc_applies(None, catalog.is_a)

@@ -141,3 +141,38 @@ def test_spike_raster_ticks() -> None:
     assert (image[0:9, 0] == 1).all() and image[9, 0] == 0  # 10-row band minus a gap row
     assert not image[10:20].any()
     assert np.flatnonzero(image[20] == 3).tolist() == [9]
+
+
+def test_clipped_lanes_keep_a_loud_channel_in_its_band():
+    """One saturated channel's trace once covered the fifteen lanes below it."""
+    n_cols, nch, height = 50, 4, 400
+    lo = np.zeros((n_cols, nch), np.float32) - 0.1
+    hi = np.zeros((n_cols, nch), np.float32) + 0.1
+    lo[:, 1], hi[:, 1] = -30.0, 30.0  # the loud one: ±30 lanes
+    hi[10:20, 2] = np.nan  # a gap stays a gap
+    lo[10:20, 2] = np.nan
+    colors = np.array([1, 2, 3, 4], np.uint8)
+
+    def layout(clip: float) -> LaneLayout:
+        return LaneLayout(
+            centers=-np.arange(nch, dtype=np.float32),
+            baselines=np.zeros(nch, np.float32),
+            gains=np.ones(nch, np.float32),
+            y_top=0.5,
+            y_bottom=0.5 - nch,
+            height=height,
+            clip=clip,
+        )
+
+    full = rasterize_envelope(lo, hi, layout(0.0), colors)
+    assert (full == 2).any(axis=1).sum() == height  # the loud trace spans every row
+    clipped = rasterize_envelope(lo, hi, layout(0.5), colors)
+    rows = np.flatnonzero((clipped == 2).any(axis=1))
+    lane = height // nch
+    assert rows.min() >= lane - 1 and rows.max() <= 2 * lane  # only lane 1's band
+    quiet = lo.copy(), hi.copy()
+    quiet[0][:, 1] = quiet[1][:, 1] = np.nan
+    alone = rasterize_envelope(*quiet, layout(0.5), colors)
+    for k in (0, 2, 3):  # the quiet ones are drawn as if the loud one were not there
+        assert ((clipped == k + 1) == (alone == k + 1)).all()
+    assert not (clipped[:, 10:20] == 3).any()

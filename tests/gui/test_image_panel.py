@@ -246,8 +246,11 @@ def test_mean_projection_in_background(make_panel, qtbot, imaging):
         lambda: panel.projection is not None and panel.projection[0] == "max", timeout=10000
     )
     np.testing.assert_array_equal(panel.picture, imaging.frames[10:20].max(axis=0))
+    assert panel.status.text() == "max projection of frames 10 to 19"
     panel.mode.setCurrentText("Frames")
     assert panel.projection is None and panel.playback.isEnabled()
+    assert "projection" not in panel.status.text()  # it said "max projection" over frames
+    assert panel.status.text().startswith("frames: ")
     assert _shown_matches(panel, imaging.frames[0])
 
 
@@ -265,7 +268,7 @@ def _click(qtbot, panel, x, y, double=False):
 def test_roi_hover_click_and_linked_trace(make_panel, qtbot, imaging):
     panel = make_panel(imaging.path, SERIES)
     qtbot.waitUntil(lambda: panel.masks is not None, timeout=5000)
-    assert panel.roi_source.currentText() == "PlaneSegmentation"
+    assert panel.roi_source.currentText() == "ImageSegmentation/PlaneSegmentation"
     assert len(panel.overlay.outlines.xData) == 2 * len(panel.masks.outlines()[0])
     panel.seek(12)
     _wait_frame(qtbot, panel, 12)
@@ -282,6 +285,8 @@ def test_roi_hover_click_and_linked_trace(make_panel, qtbot, imaging):
     qtbot.waitUntil(lambda: bool(traces), timeout=5000)
     assert selected == [(1, 11)] and panel.overlay.selected == 1
     assert traces == [(FLUORESCENCE, 1)]
+    # the parent's name tells apart pynwb's several series all named RoiResponseSeries
+    assert panel.trace_strip.title.text() == "ROI id 11 · Fluorescence/RoiResponseSeries"
     np.testing.assert_allclose(panel.trace_strip.values, imaging.traces[:, 1])
     np.testing.assert_allclose(panel.trace_strip.times, 2.0 + np.arange(60) / 30.0)
     assert panel.trace_strip.isVisible()

@@ -199,6 +199,21 @@ def test_invalid_input_shows_the_problem_and_is_not_applied(qtbot, open_panel):
     assert [str(c.location) for c in panel.session.pending()] == ["/general/lab"]
 
 
+def test_a_refused_value_does_not_stay_in_the_field_after_save(qtbot, open_panel):
+    """The field kept the refused text after a save while the file held another value."""
+    panel = open_panel("full")
+    species = panel.view.row("/general/subject", "species")
+    stored = panel.session.value(species.field.location)
+    type_into(qtbot, species, "mouse")  # refused
+    type_into(qtbot, panel.view.row("/", "general/lab"), "Smith lab")
+    assert species.editor.line.text() == "mouse"
+    assert panel.save()
+    species = panel.view.row("/general/subject", "species")
+    assert species.editor.line.text() == stored  # what the file holds
+    assert not species.problem.isVisible()
+    assert "Not saved (refused):" in panel.summary.text() and "pecies" in panel.summary.text()
+
+
 def test_undo_redo_buttons_and_editors_follow(qtbot, open_panel):
     panel = open_panel("full")
     lab = panel.view.row("/", "general/lab")

@@ -102,6 +102,11 @@ def test_shows_every_column_with_readable_cells(qtbot, context):
         panel.model.columns.index("waveform_mean"), Qt.Orientation.Horizontal
     )
     assert header == "waveform_mean (volts)"
+    # times carry the unit the schema gives them, though the file stores none
+    spikes = panel.model.headerData(
+        panel.model.columns.index("spike_times"), Qt.Orientation.Horizontal
+    )
+    assert spikes == "spike_times (s)"
     assert "4 rows" in panel.status_label.text()
 
 
@@ -215,9 +220,13 @@ def test_reference_cell_opens_the_object(qtbot, context):
 def test_preview_shows_the_whole_cell_and_links(qtbot, context):
     panel = make_panel(qtbot, context, "/units")
     wait_loaded(qtbot, panel)
+    # folded away until a cell is selected (empty, it took a quarter of the table's height)
+    assert panel.preview.height() == 0 or not panel.preview.isVisible()
+    assert panel.splitter.sizes()[1] == 0
     panel.view.setCurrentIndex(panel.model.index(1, panel.model.columns.index("spike_times")))
     qtbot.waitUntil(lambda: "[400 items]" in panel.preview.toPlainText(), timeout=5000)
     assert "9.99" in panel.preview.toPlainText()  # the last spike, far past the inline preview
+    assert 100 <= panel.splitter.sizes()[1] <= 200
     panel.view.setCurrentIndex(panel.model.index(0, panel.model.columns.index("electrodes")))
     qtbot.waitUntil(lambda: "Go to:" in panel.preview.toPlainText(), timeout=5000)
     assert "electrodes row 1" in panel.preview.toPlainText()

@@ -264,8 +264,16 @@ def test_overlays_bands_raster_and_markers(qtbot, context) -> None:
     # trials 2.0-2.5 and 3.0-4.5 (0.5-1.0 is before the window... but starts 0.5 < 1.5? no:
     # stop 1.0 < 1.5), stimuli 1.2-1.3 (outside), invalid 4.0-4.2; epochs are off by default
     assert spans == [(2.0, 2.5), (3.0, 4.5), (4.0, 4.2)]
+    # events are ticks on the track, not lines across the traces, unless asked for
+    assert panel.overlays.markers.markers == []
+    track_rows = panel.overlays.interval_track.rows
+    event_names = [source.name for source in panel.overlays.events]
+    ticks = sorted(b.start for name in event_names for b in track_rows[name])
+    assert ticks == [2.0, 2.25, 3.0, 3.0]  # annotations 2.0, 3.0; lick 2.25; laser 3.0
+    panel.overlays.toggle_event_lines(True)
     times = sorted(m.time for m in panel.overlays.markers.markers)
-    assert times == [2.0, 2.25, 3.0, 3.0]  # annotations 2.0, 3.0; lick 2.25; laser 3.0
+    assert times == [2.0, 2.25, 3.0, 3.0]
+    panel.overlays.toggle_event_lines(False)
     raster = panel.overlays.raster_image.image
     assert raster.shape[0] > 0 and (raster > 0).any()
     n_units = panel.overlays.units.n_units
@@ -285,6 +293,20 @@ def test_overlays_bands_raster_and_markers(qtbot, context) -> None:
     trials = next(s.path for s in panel.overlays.intervals if s.name == "trials")
     panel.overlays.toggle_interval(trials, False)
     assert "trials" not in track.rows and len(track.rows) == len(rows) - 1
+    # every source has a toggle in the menu, and so do the labels
+    toggles = [a.text() for a in panel.overlays.menu.actions() if a.isCheckable()]
+    for source in panel.overlays.events:
+        assert any(t.startswith(f"{source.name} (") for t in toggles)
+    assert "labels" in toggles and "event lines across the traces" in toggles
+    lick = next(
+        s for s in panel.overlays.events if any(b.start == 2.25 for b in track.rows[s.name])
+    )
+    panel.overlays.toggle_events(lick.path, False)
+    assert lick.name not in track.rows
+    panel.set_window(*panel.state.bounds())  # the whole recording: labels only where room
+    assert len({round(item.pos().y(), 6) for item in panel.overlays.labels}) <= 2
+    panel.overlays.toggle_labels(False)
+    assert panel.overlays.labels == []
 
 
 def test_linked_cursor_moves_other_panels_until_unlinked(qtbot, context) -> None:
@@ -309,6 +331,13 @@ def test_spectrum_of_visible_window(qtbot, context) -> None:
     assert result.channels == (0, 1) and result.psd.shape[1] == 2
     assert result.freqs[-1] == pytest.approx(500.0)  # Nyquist of 1 kHz
     assert result.seconds == pytest.approx(3.0)
+    # a unit, not "(x1e-06)": V²/Hz on a log axis, a colour bar in dB beside the spectrogram
+    view = panel.spectra.view
+    left = view.psd_plot.getAxis("left")
+    assert left.labelText == "PSD (V²/Hz, log)" and left.labelUnits == ""
+    assert not left.autoSIPrefix and left.logMode
+    assert view.colorbar.axis.labelText == "dB re 1 V²/Hz"
+    assert tuple(view.colorbar.levels()) == tuple(view.spec_image.levels)
 
 
 def test_long_window_waits_for_pyramid_then_draws_it(qtbot, long_path, monkeypatch) -> None:
@@ -431,10 +460,106 @@ def test_channel_qc_flags_the_demo_dead_and_saturated_channels(qtbot, demo_file)
         qtbot.waitUntil(lambda: panel.qc.label.text() != "", timeout=10_000)
         labels = [c.label for c in panel.source.channels]
         dead, saturated = labels[demo.DEAD_CHANNEL], labels[demo.SATURATED_CHANNEL]
-        assert panel.qc.label.text() == f"QC: {dead} dead · {saturated} saturated"
+        # names, not bare numbers that read as counts ("QC: 7 dead · 21 saturated")
+        assert panel.qc.label.text() == f"QC: ch {dead} dead · ch {saturated} saturated"
         ticks = dict((k, text) for k, text in panel.plot.getAxis("left")._tickLevels[0])
         assert ticks[-demo.DEAD_CHANNEL] == f"{dead} dead"
         assert ticks[-demo.SATURATED_CHANNEL] == f"{saturated} sat"
+        panel.shutdown()
+    finally:
+        ctx.pool.shutdown()
+        ctx.file.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/processing/ecephys/LFP/LFP", "/processing/behavior/Position/SpatialSeries"],
+)
+def test_channel_qc_does_not_cry_wolf(qtbot, demo_file, path) -> None:
+    """The demo's clean LFP and the position x/y were flagged saturated (≥ 1 % of a short
+    window at its own extreme); QC now flags nothing on the LFP and does not run on
+    behaviour."""
+    ctx = make_context(demo_file)
+    try:
+        panel = make_panel(qtbot, ctx, path)
+        behaviour = "behavior" in path
+        assert panel.qc.enabled is not behaviour
+        t0 = panel.state.window[0]
+        panel.set_window(t0, t0 + 0.08)  # zoomed in: 80 samples of LFP, 8 of position
+        wait_frame(qtbot, panel)
+        panel.check_channels()
+        ctx.pool.wait(10_000)
+        qtbot.wait(50)
+        if behaviour:
+            assert panel.qc.result is None
+        else:
+            qtbot.waitUntil(lambda: panel.qc.result is not None, timeout=10_000)
+            assert not panel.qc.result.saturated.any()
+            lfp = [c for c in range(len(panel.qc.result.dead)) if panel.qc.result.dead[c]]
+            assert lfp == [load_make_demo_dead()]
+        assert "saturated" not in panel.qc.label.text()
+        panel.shutdown()
+    finally:
+        ctx.pool.shutdown()
+        ctx.file.close()
+
+
+def load_make_demo_dead() -> int:
+    from tests.core.foundation_fixtures import load_make_demo
+
+    return load_make_demo().DEAD_CHANNEL
+
+
+def test_a_saturated_channel_stays_in_its_lane_unless_clipping_is_off(qtbot, demo_file) -> None:
+    """The demo's saturated channel was drawn across lanes 16-31, hiding fifteen channels."""
+    from ndviewer.gui.panels.traces.state import TRACE_COLORS
+    from tests.core.foundation_fixtures import load_make_demo
+
+    loud = load_make_demo().SATURATED_CHANNEL
+    ctx = make_context(demo_file)
+    try:
+        panel = make_panel(qtbot, ctx, "/acquisition/ElectricalSeries")
+        assert panel.controls.clip_box.isChecked()
+        panel.state.highlight = loud  # its own colour, so its pixels can be counted
+        panel.refresh()
+        wait_frame(qtbot, panel)
+
+        def rows_of_loud() -> np.ndarray:
+            frame = panel.shown_frame
+            return np.flatnonzero((frame.image == len(TRACE_COLORS) + 1).any(axis=1))
+
+        frame = panel.shown_frame
+        lane = frame.request.height / len(frame.request.channels)
+        k = frame.request.channels.index(loud)
+        rows = rows_of_loud()
+        assert rows.size and rows.min() >= k * lane - 1 and rows.max() <= (k + 1) * lane + 1
+        panel.controls.clip_box.setChecked(False)
+        wait_frame(qtbot, panel)
+        assert panel.shown_frame.request.clip == 0.0
+        assert rows_of_loud().max() - rows_of_loud().min() > 3 * lane  # drawn in full
+        panel.shutdown()
+    finally:
+        ctx.pool.shutdown()
+        ctx.file.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "axis", "first_lanes"),
+    [
+        ("/acquisition/ElectricalSeries", "electrode", None),
+        ("/processing/ophys/Fluorescence/RoiResponseSeries", "ROI", None),
+        ("/processing/behavior/Position/SpatialSeries", "coordinate", ["x", "y"]),
+    ],
+)
+def test_lanes_are_named_for_what_they_are(qtbot, demo_file, path, axis, first_lanes) -> None:
+    """ROI traces' axis said "electrode" and a SpatialSeries' x/y showed as 0/1."""
+    ctx = make_context(demo_file)
+    try:
+        panel = make_panel(qtbot, ctx, path)
+        assert panel.plot.getAxis("left").labelText == axis
+        if first_lanes is not None:
+            ticks = [text for _, text in panel.plot.getAxis("left")._tickLevels[0]]
+            assert ticks == first_lanes
         panel.shutdown()
     finally:
         ctx.pool.shutdown()

@@ -66,3 +66,22 @@ def test_auto_spacing_and_the_request() -> None:
     assert request.gains == (pytest.approx(2.0 / state.spacing),) * 6
     assert request.colors == (1, 1, 2, len(TRACE_COLORS) + 1, 3, 3)  # the highlight
     assert TraceState().make_request(800, 300) is None  # nothing open yet
+
+
+def test_auto_spacing_ignores_one_loud_channel() -> None:
+    """One saturated channel among a few set the automatic spacing (the median of two spreads
+    is their mean), squashing the quiet channels to flat lines."""
+    state = opened_state(n_channels=4)
+    state.apply_stats(np.zeros(4), np.array([1.0, 1.2, 0.9, 5000.0]), plot_height=400)
+    assert state.sigma == 1.0
+    assert state.spacing == pytest.approx(8.0)
+    state.apply_stats(np.zeros(4), np.array([1.0, 1.0, 1.0, 1.0]), plot_height=400)
+    assert state.spacing == pytest.approx(8.0)
+
+
+def test_requests_clip_lanes_unless_turned_off() -> None:
+    state = opened_state()
+    state.apply_stats(np.zeros(6), np.ones(6), 600)
+    assert state.make_request(800, 600).clip == 0.5
+    state.clip_lanes = False
+    assert state.make_request(800, 600).clip == 0.0

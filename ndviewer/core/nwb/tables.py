@@ -17,10 +17,12 @@ their parents do.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import h5py
@@ -99,6 +101,20 @@ class RowBlock:
 # -- columns --------------------------------------------------------------------------------
 
 
+@cache
+def _column_units() -> dict[str, str]:
+    from ndviewer.paths import spec_dir
+
+    raw = json.loads((spec_dir() / "column_units.json").read_text(encoding="utf-8"))
+    return dict(raw["columns"])
+
+
+def implied_column_unit(name: str) -> str | None:
+    """The unit the NWB schema gives a table column of this name (``spec/column_units.json``),
+    or None."""
+    return _column_units().get(name)
+
+
 class Column:
     """One column of a table: how to read its cells and what kind of values they hold.
 
@@ -132,7 +148,9 @@ class Column:
         attrs = dataset.attrs
         self.neurodata_type, _, _ = read_type_attrs(attrs)
         self.description = _attr_text(attrs, "description")
-        self.unit = _attr_text(attrs, "unit") or None
+        # the file's own unit, else the one the NWB schema fixes for the column's name (the
+        # times of trials and spikes are in seconds, but carry no unit attribute)
+        self.unit = _attr_text(attrs, "unit") or implied_column_unit(self.name)
         self.dtype = dataset.dtype
         self.element_shape: tuple[int, ...] = tuple(dataset.shape[1:]) if dataset.shape else ()
         self.field_names: tuple[str, ...] = tuple(dataset.dtype.names or ())

@@ -18,8 +18,10 @@ time.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import h5py
@@ -248,6 +250,25 @@ class Channel:
         return " · ".join(parts)
 
 
+@cache
+def _column_names_table() -> dict[str, list[str]]:
+    from ndviewer.paths import spec_dir
+
+    raw = json.loads((spec_dir() / "column_names.json").read_text(encoding="utf-8"))
+    return dict(raw["types"])
+
+
+def column_names(neurodata_type: str | None, hierarchy: list[str]) -> list[str] | None:
+    """Names of a series' data columns that its type implies and the file does not store
+    (a SpatialSeries' x, y, z), through ``hierarchy`` (the type's ancestry, nearest first);
+    None when no ancestor is listed in ``spec/column_names.json``."""
+    table = _column_names_table()
+    for type_name in hierarchy or ([neurodata_type] if neurodata_type else []):
+        if type_name in table:
+            return list(table[type_name])
+    return None
+
+
 _SI = [(1e-12, "p"), (1e-9, "n"), (1e-6, "µ"), (1e-3, "m"), (1.0, ""), (1e3, "k"), (1e6, "M")]
 _BASE_UNITS = {
     "volts": "V",
@@ -261,6 +282,11 @@ _BASE_UNITS = {
     "seconds": "s",
     "s": "s",
 }
+
+
+def unit_symbol(unit: str) -> str:
+    """The SI symbol of a base-unit name (``volts`` → ``V``), else ``unit`` unchanged."""
+    return _BASE_UNITS.get(unit.strip().lower(), unit.strip())
 
 
 def si_prefix(unit: str, magnitude: float) -> tuple[str, float]:
@@ -341,6 +367,7 @@ class TimeSeriesSource:
         self.resolution = float(_attr(data, "resolution", -1.0))
         self.channel_conversion = self._read_channel_conversion(group)
         self.time_axis, self.time_source = self._read_time_axis(group)
+        self.channel_kind = "channel"  # what a column is: "electrode", "ROI" or "channel"
         self.channels = self._read_channels(group)
 
     # -- construction helpers -----------------------------------------------------------------
@@ -386,7 +413,17 @@ class TimeSeriesSource:
         else:
             self.time_axis, self.time_source = RegularTimeAxis(self.n_samples, 1.0, 0.0), "index"
         self.channels = channels or [Channel(i, str(i)) for i in range(self.n_channels)]
+        self.channel_kind = (
+            "electrode" if any(c.row_id is not None for c in self.channels) else ("channel")
+        )
         return self
+
+    def name_columns(self, names: list[str]) -> None:
+        """Label columns that no table describes with ``names`` (a SpatialSeries' x, y, z)."""
+        if any(c.row_id is not None for c in self.channels) or len(names) < self.n_channels:
+            return
+        self.channels = [Channel(i, names[i]) for i in range(self.n_channels)]
+        self.channel_kind = "coordinate"
 
     @classmethod
     def from_path(cls, file: OpenFile, path: str) -> TimeSeriesSource:
@@ -433,6 +470,7 @@ class TimeSeriesSource:
                 break
         if region is None or region.shape[0] != self.n_channels:
             return default
+        kind = "electrode" if region.name.rsplit("/", 1)[-1] == "electrodes" else "ROI"
         try:
             table = group.file[region.attrs["table"]]
             rows = np.asarray(region[()], dtype=np.int64)
@@ -443,6 +481,7 @@ class TimeSeriesSource:
                 groups = _column_refnames(table, "group", rows)
         except (KeyError, OSError, ValueError, IndexError, TypeError):
             return default
+        self.channel_kind = kind
         return [
             Channel(
                 i,

@@ -10,6 +10,9 @@ Geometry: channel ``k`` is drawn around ``centers[k]`` (data y), at ``y = center
 (value - baselines[k]) * gains[k]``; the image spans ``[y_bottom, y_top]`` in ``height`` rows,
 row 0 at ``y_top``. Adjacent columns are joined (a column reaches to its left neighbour's
 nearest end), so steep edges stay connected lines instead of scattered dots.
+
+With ``clip`` each trace stays inside its own band, ``centers[k] ± clip``: one saturated or
+very loud channel once covered the fifteen lanes below it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ class LaneLayout:
         Data-y of the top edge of row 0 and of the bottom edge of the last row.
     height : int
         Image rows.
+    clip : float
+        Half-height (data-y) of each channel's band, outside which its trace is cut; 0 (the
+        default) draws every trace in full.
     """
 
     centers: np.ndarray
@@ -45,6 +51,16 @@ class LaneLayout:
     y_top: float
     y_bottom: float
     height: int
+    clip: float = 0.0
+
+    def band_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per channel, the first and last image row (fractional) of its band; None unclipped."""
+        if self.clip <= 0:
+            return None
+        pixels = self.height / (self.y_top - self.y_bottom)
+        center = (self.y_top - np.asarray(self.centers, np.float64)) * pixels
+        half = self.clip * pixels
+        return (center - half).astype(np.float32), (center + half).astype(np.float32)
 
     def row_transform(self) -> tuple[np.ndarray, np.ndarray]:
         """Per channel ``(scale, offset)``: image row = value * scale + offset (float32).
@@ -136,6 +152,10 @@ def rasterize_envelope(
     r_b += offset
     top = np.fmin(r_a, r_b)
     bottom = np.fmax(r_a, r_b, out=r_a)
+    band = layout.band_rows()
+    if band is not None:  # NaN (no data) stays NaN: np.minimum/maximum propagate it
+        np.minimum(np.maximum(top, band[0]), band[1], out=top)
+        np.minimum(np.maximum(bottom, band[0]), band[1], out=bottom)
     gaps = np.isnan(top)
     # join each column to its left neighbour's nearest end (no-op where they overlap)
     joined_top = np.empty_like(top)

@@ -161,6 +161,16 @@ class FieldRow:
         )
         self.show_problems(problems)
 
+    def drop_refused(self) -> bool:
+        """Forget a refused entry and show the session's value again (after a save: the file
+        holds that value, and a refused text left in the field read as saved). True if there
+        was one."""
+        if self._rejected is None:
+            return False
+        self._rejected = None
+        self.refresh()
+        return True
+
     def show_problems(self, problems: list[str]) -> None:
         if problems:
             self.problem.setText("\n".join(problems))

@@ -289,6 +289,15 @@ class MetadataFormPanel(Panel):
             log.info("save of %s refused: %s", self.context.file.path, exc.message)
             QMessageBox.warning(self, "Not saved", exc.message)
             return False
+        # a refused entry was not written: show what the file now holds, and say so
+        dropped = [row.field.label for row in self.view.all_rows() if row.drop_refused()]
+        if dropped:
+            self.summary.setText(
+                self.summary.text()
+                + "<br><span style='color:#a5281b'>Not saved (refused):</span> "
+                + html.escape(", ".join(dict.fromkeys(dropped)))
+                + "; the fields show the file's values."
+            )
         self.file_saved.emit(str(self.context.file.path))
         return True
 

@@ -20,6 +20,13 @@ from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.workers import WorkerPool
 
 
+def short_path(path: str) -> str:
+    """``parent/name`` of an object: enough to tell apart the two series pynwb names
+    ``RoiResponseSeries`` (one under Fluorescence, one under DfOverF) without the full path."""
+    parts = [p for p in path.split("/") if p]
+    return "/".join(parts[-2:]) if parts else path
+
+
 @dataclass
 class PanelContext:
     """What a panel may use of the application."""

@@ -155,8 +155,8 @@ class DetailsPanel(HtmlPanel):
                 )
             else:
                 self._render(
-                    "<p class='sub'>Too large to preview here; pick a data view "
-                    "under 'View as' to browse the values.</p>"
+                    "<p class='sub'>Too large to preview here; 'View as' → Array browses "
+                    "the values (table, line or image), reading only what is on screen.</p>"
                 )
 
     def _render(self, preview: str) -> None:

@@ -149,7 +149,10 @@ class OverviewPanel(HtmlPanel):
         self._render()
         file = context.file
         context.pool.submit(
-            self.job_key("facts"), lambda token: read_overview_facts(file), self._on_facts
+            self.job_key("facts"),
+            lambda token: read_overview_facts(file),
+            self._on_facts,
+            self._on_facts_failed,
         )
 
     def _counts(self) -> dict[str, int] | None:
@@ -162,6 +165,11 @@ class OverviewPanel(HtmlPanel):
     def _on_facts(self, facts: dict[str, Any]) -> None:
         self._facts = facts
         self._render()
+
+    def _on_facts_failed(self, exc: Exception) -> None:
+        self._render()
+        message = html.escape(f"Cannot read the session facts: {exc}")
+        self.browser.append(f"<p style='color:#c0392b'>{message}</p>")
 
     def index_ready(self, index: Any) -> None:
         self._render()

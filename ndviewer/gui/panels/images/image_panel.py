@@ -46,7 +46,7 @@ from ndviewer.core.nwb.masks import (
     read_roi_trace,
 )
 from ndviewer.core.signal.projections import compute_projections
-from ndviewer.gui.panels.base import Panel, PanelContext
+from ndviewer.gui.panels.base import Panel, PanelContext, short_path
 from ndviewer.gui.panels.images.canvas import ImageCanvas
 from ndviewer.gui.panels.images.contrast import (
     ContrastSettings,
@@ -460,6 +460,8 @@ class ImagePanel(Panel):
             self._set_range_visible(False)
             self.playback.setEnabled(True)
             self._render()
+            # the status once kept saying "max projection of …" while frames were shown
+            self._set_status(f"frames: {self.source.n_frames} in all (play, or step with ←/→)")
             return
         if self.player is not None:
             self.player.pause()
@@ -534,14 +536,17 @@ class ImagePanel(Panel):
             self.roi_source.blockSignals(True)
             self.roi_source.addItem("none", None)
             for path in paths:
-                self.roi_source.addItem(path.rsplit("/", 1)[-1], path)
+                self.roi_source.addItem(short_path(path), path)
             self.roi_source.setCurrentIndex(1)
             self.roi_source.blockSignals(False)
             self._set_roi_controls_visible(True)
             self._on_roi_source(1)
 
         self.context.pool.submit(
-            self.job_key("segmentations"), lambda _t: find_plane_segmentations(node), done
+            self.job_key("segmentations"),
+            lambda _t: find_plane_segmentations(node),
+            done,
+            lambda exc: self._set_status(f"Cannot look for ROIs: {exc}"),
         )
 
     def _on_roi_source(self, row: int) -> None:
@@ -620,7 +625,7 @@ class ImagePanel(Panel):
 
         def done(result) -> None:
             times, values = result
-            name = trace.path.rsplit("/", 1)[-1]
+            name = short_path(trace.path)
             self.trace_strip.show_trace(trace.path, f"ROI id {roi_id} · {name}", times, values)
             if self.source.time is not None and self.current_index >= 0:
                 t = float(self.source.time.time_of(self.current_index))
@@ -628,7 +633,12 @@ class ImagePanel(Panel):
                 self.context.time_cursor.set_time(t)
             self.trace_shown.emit(trace.path, column)
 
-        self.context.pool.submit(self.job_key("trace"), work, done)
+        self.context.pool.submit(
+            self.job_key("trace"),
+            work,
+            done,
+            lambda exc: self._set_status(f"Cannot read the trace of ROI id {roi_id}: {exc}"),
+        )
 
     def _trace_for(self, row: int) -> RoiTrace | None:
         for trace in self.traces:

@@ -13,7 +13,14 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QColor, QFont
 
 from ndviewer.core.nwb.table_view import format_cell
@@ -56,7 +63,14 @@ class TableModel(QAbstractTableModel):
         Where block reads run.
     job_key : str
         Key prefix for this model's jobs (newest block request per key wins).
+
+    Signals
+    -------
+    read_failed(Exception)
+        A block of rows could not be read (the panel shows why; the cells stay empty).
     """
+
+    read_failed = Signal(Exception)
 
     def __init__(self, table: Table, pool: WorkerPool, job_key: str, parent=None) -> None:
         super().__init__(parent)
@@ -231,7 +245,10 @@ class TableModel(QAbstractTableModel):
             return out
 
         self._pool.submit(
-            self._job_key, read, lambda result: self._blocks_loaded(generation, result)
+            self._job_key,
+            read,
+            lambda result: self._blocks_loaded(generation, result),
+            self.read_failed.emit,
         )
 
     def _blocks_loaded(self, generation: int, result: dict[int, RowBlock]) -> None:

@@ -64,6 +64,10 @@ def jump_to(context: PanelContext, target: JumpTarget) -> None:
     context.open_path(target.path, options)
 
 
+#: Height the cell preview unfolds to when a cell is first selected (pixels).
+PREVIEW_HEIGHT = 140
+
+
 class TablePanel(Panel):
     """A sortable, filterable, lazily loaded view of one DynamicTable."""
 
@@ -77,6 +81,9 @@ class TablePanel(Panel):
         super().__init__(context, node, parent)
         self.table = Table.from_node(node)
         self.model = TableModel(self.table, context.pool, self.job_key("blocks"), self)
+        self.model.read_failed.connect(
+            lambda exc: self._show_message(f"Cannot read rows: {exc}", error=True)
+        )
         self._filters: dict[str, str] = {}
         self._sort: tuple[str, bool] | None = None
         self._preview_target: tuple[int, int] | None = None
@@ -198,7 +205,11 @@ class TablePanel(Panel):
         splitter.addWidget(self.preview)
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([600, 140])
+        # the preview stays folded away until a cell is selected: empty, it took a quarter
+        # of every table's height (a third of a pinned table's)
+        splitter.setCollapsible(1, True)
+        splitter.setSizes([740, 0])
+        self.splitter = splitter
 
         self.lay_out_page(bar, splitter, self.status_label)
         self._sized_columns = False
@@ -356,6 +367,11 @@ class TablePanel(Panel):
         self._load_preview(current.row(), current.column())
 
     def _load_preview(self, view_row: int, section: int) -> None:
+        sizes = self.splitter.sizes()
+        if sizes[1] == 0:  # unfold the preview the first time a cell is selected
+            total = sum(sizes)
+            preview = min(PREVIEW_HEIGHT, total // 3)
+            self.splitter.setSizes([total - preview, preview])
         table_row = int(self.model.view_rows[view_row])
         column = self.model.column_of(section)
         self._preview_target = (view_row, section)

@@ -91,6 +91,13 @@ class TraceControls(QObject):
         self.spectrum_button.setCheckable(True)
         self.spectrum_button.setToolTip("Welch PSD and spectrogram of the visible window")
         self.spectrum_button.toggled.connect(panel.show_spectra)
+        self.clip_box = QCheckBox("Clip", panel)
+        self.clip_box.setChecked(True)
+        self.clip_box.setToolTip(
+            "Cut each trace to its own lane, so a saturated or very loud channel does not "
+            "hide the channels around it"
+        )
+        self.clip_box.toggled.connect(panel.set_clip_lanes)
         self.export_button = QToolButton(panel)
         self.export_button.setText("Export…")
         self.export_button.setToolTip(
@@ -122,6 +129,7 @@ class TraceControls(QObject):
         display.addWidget(QLabel("Spacing", panel))
         display.addWidget(self.spacing_box)
         display.addWidget(self.auto_button)
+        display.addWidget(self.clip_box)
         display.addSpacing(12)
         display.addWidget(self.qc_label)
         display.addStretch(1)

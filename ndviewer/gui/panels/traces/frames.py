@@ -51,6 +51,8 @@ class FrameRequest:
         Per channel: physical value at the lane centre and data-y per physical unit.
     colors : tuple of int
         Per channel colour index (1-based; 0 is the background).
+    clip : float
+        Half-height of each lane's band in lanes (0.5: its own lane), 0 for no clipping.
     """
 
     t0: float
@@ -61,6 +63,7 @@ class FrameRequest:
     baselines: tuple[float, ...]
     gains: tuple[float, ...]
     colors: tuple[int, ...]
+    clip: float = 0.0
 
     @property
     def y_top(self) -> float:
@@ -81,6 +84,7 @@ class FrameRequest:
             self.baselines,
             self.gains,
             self.colors,
+            self.clip,
         )
 
 
@@ -162,6 +166,7 @@ def render_frame(
         y_top=request.y_top,
         y_bottom=request.y_bottom,
         height=max(1, int(request.height)),
+        clip=request.clip,
     )
     image = rasterize_envelope(lo, hi, layout, np.asarray(request.colors, dtype=np.uint8))
     seconds = time.perf_counter() - started

@@ -11,7 +11,7 @@ import numpy as np
 
 from ndviewer.core.model.files import FileIdentity
 from ndviewer.core.model.nodes import Node
-from ndviewer.core.nwb.timeseries import TimeSeriesSource
+from ndviewer.core.nwb.timeseries import TimeSeriesSource, column_names
 from ndviewer.core.signal.lod import PyramidStore, TraceLod, pyramid_levels
 from ndviewer.gui.panels.traces.state import default_length
 
@@ -47,6 +47,11 @@ def open_series(node: Node, file_path: str | os.PathLike) -> OpenedSeries:
     """Open the series at ``node`` of the file at ``file_path`` (runs on a worker)."""
     started = time.perf_counter()
     source = TimeSeriesSource(node)
+    catalog = getattr(node.file, "catalog", None)
+    if catalog is not None and node.neurodata_type:
+        names = column_names(node.neurodata_type, catalog.hierarchy(node.neurodata_type))
+        if names:
+            source.name_columns(names)  # a SpatialSeries' x/y once read 0/1
     pyramid = None
     key = None
     if pyramid_levels(source.n_samples) and source.path:

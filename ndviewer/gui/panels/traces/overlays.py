@@ -2,11 +2,14 @@
 
 - interval tables (trials, epochs, invalid times, custom) as faint bands behind the traces and
   as solid bars in the interval track below them, labelled along the top;
-- events (annotations, interval series, events tables) as markers;
+- events (annotations, interval series, events tables) as thin ticks on a row of that track
+  each; lines across the traces only on request (on 10 s views some 40 thick red bars once hid
+  ROI traces and LFP, and could not be switched off);
 - the Units table as a spike raster in a strip below, one page of units at a time.
 
 The file's overlays are found and opened on a worker (through the core: no h5py here); the
-Overlays menu turns each one on or off.
+Overlays menu turns each source on or off, and the labels, which are left out where there is
+no room for them.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QColor
 from PySide6.QtWidgets import QMenu, QToolButton, QWidget
 
@@ -55,6 +58,9 @@ EVENT_COLORS = ["#c0392b", "#8e44ad", "#16a085", "#d35400"]
 UNITS_PER_PAGE = 40
 #: More labels than this in the window and none is drawn (they would cover the traces).
 MAX_LABELS = 40
+#: Label rows along the top of the traces; a label that would need another row is left out
+#: (its event still shows on the track), so labels never stack down over the data.
+MAX_LABEL_ROWS = 2
 
 
 class OverlayLayer(QObject):
@@ -86,7 +92,17 @@ class OverlayLayer(QObject):
     labels : list of pyqtgraph.TextItem
         Labels of the bands and markers on the traces' plot.
     menu : QMenu
+
+    Signals
+    -------
+    failed(str, str, str)
+        A background read failed: job (``"overlays"`` or ``"raster"``), what, reason.
+    loaded_ok(str)
+        That job succeeded (a failure shown for it can go).
     """
+
+    failed = Signal(str, str, str)
+    loaded_ok = Signal(str)
 
     def __init__(
         self,
@@ -111,6 +127,11 @@ class OverlayLayer(QObject):
         self.events: list[EventSource] = []
         self.units: SpikeTrainSource | None = None
         self._interval_enabled: dict[str, bool] = {}
+        # event tables and series: thin ticks on a row of the track each; lines across the
+        # traces (once thick bars hiding ROI traces and LFP) only when asked for
+        self._event_enabled: dict[str, bool] = {}
+        self.event_lines = False
+        self.show_labels = True
         self._unit_page = 0
         self.labels: list[pg.TextItem] = []
         self.menu = QMenu(parent)
@@ -151,9 +172,13 @@ class OverlayLayer(QObject):
         def job(token) -> TimeOverlaySources:
             return load_time_overlays(file, catalog.is_a, entries)
 
-        self._pool.submit(self._job_key("overlays"), job, self._on_loaded, lambda exc: None)
+        def failed(exc: Exception) -> None:
+            self.failed.emit("overlays", "overlays (trials, events, units)", str(exc))
+
+        self._pool.submit(self._job_key("overlays"), job, self._on_loaded, failed)
 
     def _on_loaded(self, loaded: TimeOverlaySources) -> None:
+        self.loaded_ok.emit("overlays")
         self.intervals, self.events, self.units = loaded.intervals, loaded.events, loaded.units
         self.menu.clear()
         for source in self.intervals:
@@ -164,6 +189,28 @@ class OverlayLayer(QObject):
             action.setChecked(self._interval_enabled[source.path])
             action.toggled.connect(lambda on, p=source.path: self.toggle_interval(p, on))
             self.menu.addAction(action)
+        if self.events:
+            self.menu.addSeparator()
+        for source in self.events:
+            self._event_enabled.setdefault(source.path, True)
+            action = QAction(f"{source.name} ({len(source.times)} events)", self.menu)
+            action.setCheckable(True)
+            action.setChecked(self._event_enabled[source.path])
+            action.toggled.connect(lambda on, p=source.path: self.toggle_events(p, on))
+            self.menu.addAction(action)
+        if self.events:
+            action = QAction("event lines across the traces", self.menu)
+            action.setCheckable(True)
+            action.setChecked(self.event_lines)
+            action.toggled.connect(self.toggle_event_lines)
+            self.menu.addAction(action)
+        if self.intervals or self.events:
+            action = QAction("labels", self.menu)
+            action.setCheckable(True)
+            action.setChecked(self.show_labels)
+            action.toggled.connect(self.toggle_labels)
+            self.menu.addAction(action)
+            self.menu.addSeparator()
         if self.units is not None:
             action = QAction(f"spike raster ({self.units.n_units} units)", self.menu)
             action.setCheckable(True)
@@ -190,6 +237,21 @@ class OverlayLayer(QObject):
     def toggle_interval(self, path: str, on: bool) -> None:
         """Show or hide the interval table at ``path``."""
         self._interval_enabled[path] = on
+        self.update()
+
+    def toggle_events(self, path: str, on: bool) -> None:
+        """Show or hide the events (table or series) at ``path``."""
+        self._event_enabled[path] = on
+        self.update()
+
+    def toggle_event_lines(self, on: bool) -> None:
+        """Also draw each event as a line across the traces (off by default)."""
+        self.event_lines = on
+        self.update()
+
+    def toggle_labels(self, on: bool) -> None:
+        """Show or hide the interval and event labels along the top of the traces."""
+        self.show_labels = on
         self.update()
 
     def toggle_raster(self, on: bool) -> None:
@@ -228,27 +290,34 @@ class OverlayLayer(QObject):
                     labels.append((float(max(start, t0)), f"{source.name}: {label}", color))
             rows.append((source.name, solid))
         self.bands.set_bands(bands, y0, y1)
-        self.interval_track.set_rows(rows)
         markers: list[Marker] = []
         for k, source in enumerate(self.events):
+            if not self._event_enabled.get(source.path, True):
+                continue
             color = QColor(EVENT_COLORS[k % len(EVENT_COLORS)])
             batch = source.query(t0, t1)
+            ticks: list[Band] = []
             for t, d, label in zip(batch.times, batch.durations, batch.labels, strict=True):
-                markers.append(Marker(float(t), float(0.0 if np.isnan(d) else d), color))
+                duration = float(0.0 if np.isnan(d) else d)
+                ticks.append(Band(float(t), float(t) + duration, color))
+                markers.append(Marker(float(t), duration, color))
                 if label:
                     labels.append((float(t), label, color))
-        self.markers.set_markers(markers, y0, y1)
+            rows.append((source.name, ticks))
+        self.interval_track.set_rows(rows)
+        self.markers.set_markers(markers if self.event_lines else [], y0, y1)
         for item in self.labels:
             self._plot.removeItem(item)
         self.labels = []
-        if len(labels) <= MAX_LABELS:
+        if self.show_labels and len(labels) <= MAX_LABELS:
             self._place_labels(sorted(labels, key=lambda item: item[0]), t0, t1, y1)
         self._request_raster()
 
     def _place_labels(
         self, labels: list[tuple[float, str, QColor]], t0: float, t1: float, y_top: float
     ) -> None:
-        """Put labels along the top, moving one down a row when it would overlap."""
+        """Put labels along the top, moving one down a row when it would overlap, and
+        leaving out those that would need more than :data:`MAX_LABEL_ROWS` rows."""
         width_px, height_px = self._geometry.pixels()
         ratio = self._geometry.ratio()
         seconds_per_px = (t1 - t0) / max(1.0, width_px / ratio)
@@ -257,6 +326,8 @@ class OverlayLayer(QObject):
         for x, text, color in labels:
             end = x + (7.0 * len(text) + 8.0) * seconds_per_px
             row = next((k for k, e in enumerate(row_ends) if e <= x), len(row_ends))
+            if row >= MAX_LABEL_ROWS:
+                continue  # no room: the track still shows the event
             if row == len(row_ends):
                 row_ends.append(end)
             else:
@@ -285,6 +356,7 @@ class OverlayLayer(QObject):
 
         def done(result) -> None:
             image, _count = result
+            self.loaded_ok.emit("raster")
             self.raster_image.set_image(image, t0, t1, -0.5 - len(rows) + 1, 0.5)
             self.raster_plot.setYRange(-len(rows) + 0.5, 0.5, padding=0)
             step = max(1, math.ceil(len(rows) / max(1, height / 14)))
@@ -296,4 +368,11 @@ class OverlayLayer(QObject):
                 page += " (Overlays ▸ next units page)"
             self.raster_plot.setToolTip(page)
 
-        self._pool.submit(self._job_key("raster"), job, done, lambda exc: None)
+        def failed(exc: Exception) -> None:
+            self.failed.emit("raster", "spike raster", str(exc))
+
+        self._pool.submit(self._job_key("raster"), job, done, failed)
+
+    def retry_raster(self) -> None:
+        """Read the spike raster again after a failure."""
+        self._request_raster()

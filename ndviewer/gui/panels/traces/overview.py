@@ -4,10 +4,16 @@ It always spans the whole recording: per column, the peak-to-peak range of the p
 channel, scaled so that the quietest columns sit at the bottom edge and the busiest near the
 top, so changes of activity over a session stand out even on a busy recording. The shaded
 region is the window on screen; dragging it moves the window.
+
+A strip that cannot be drawn says so: a failed read (or a recording too long to read raw
+whose overview cannot be cached) is logged by the pool, written across the strip and
+announced with :attr:`SessionOverview.failed`, so the panel can offer a retry. It once
+stayed blank because the job's error handler dropped the error.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import numpy as np
@@ -22,6 +28,8 @@ from ndviewer.gui.panels.traces.state import TraceState
 from ndviewer.gui.workers import WorkerPool
 
 __all__ = ["SessionOverview"]
+
+log = logging.getLogger(__name__)
 
 
 class SessionOverview(QObject):
@@ -39,9 +47,15 @@ class SessionOverview(QObject):
     -------
     region_moved(float, float)
         The user dragged the window's region to ``[t0, t1]``.
+    failed(str)
+        The strip could not be drawn (the reason); :meth:`retry` tries again.
+    drawn()
+        The strip was drawn (a failure announced before is over).
     """
 
     region_moved = Signal(float, float)
+    failed = Signal(str)
+    drawn = Signal()
 
     def __init__(
         self,
@@ -59,6 +73,8 @@ class SessionOverview(QObject):
         self._pool = pool
         self._job_key = job_key
         self.shown = False
+        self.error: str | None = None
+        self._width = 64
         plot.getAxis("left").setStyle(showValues=False)
         plot.setMaximumHeight(70)
         self.image = IndexedImageItem([QColor("#55606e")])
@@ -69,6 +85,10 @@ class SessionOverview(QObject):
         self.region.setZValue(10)
         self.region.sigRegionChangeFinished.connect(self._on_region)
         plot.addItem(self.region)
+        self.message = pg.TextItem(color="#c0392b", anchor=(0, 0.5))
+        self.message.setZValue(20)
+        self.message.hide()
+        plot.addItem(self.message, ignoreBounds=True)
 
     def show_window(self, t0: float, t1: float) -> None:
         """Put the region on ``[t0, t1]`` (without announcing a move)."""
@@ -85,7 +105,13 @@ class SessionOverview(QObject):
         start, stop = self.state.bounds()
         channels = np.asarray(self.state.page_channels, dtype=np.int64)
         width = max(64, plot_width)
+        self._width = width
         if lod.needs_pyramid(start, stop, channels.size, width):
+            if not self._pyramid.key:
+                self._fail(
+                    "the recording is too long to read whole and its overview cannot be cached"
+                )
+                return
             self._pyramid.ensure()
             return
 
@@ -105,9 +131,35 @@ class SessionOverview(QObject):
             activity[~finite.any(axis=1)] = np.nan
             return np.zeros_like(activity), activity, x0, dt
 
-        self._pool.submit(self._job_key("overview"), job, self._show, lambda exc: None)
+        self._pool.submit(self._job_key("overview"), job, self._show, self._on_error)
+
+    def retry(self) -> None:
+        """Draw the strip again after a failure (the pyramid too, if that failed)."""
+        self.error = None
+        self.message.hide()
+        self.request(self._width)
+
+    def _on_error(self, exc: Exception) -> None:
+        self._fail(str(exc) or type(exc).__name__)
+
+    def _fail(self, reason: str) -> None:
+        self.error = reason
+        start, _stop = self.state.bounds()
+        self.message.setText(f"Session strip not drawn: {reason}")
+        self.message.setPos(start, 0.0)
+        self.message.show()
+        self.failed.emit(reason)
 
     def _show(self, result) -> None:
+        try:
+            self._draw(result)
+        except Exception as exc:  # drawing runs on the GUI thread: report, never lose it
+            log.exception("session strip could not be drawn")
+            self._on_error(exc)
+
+    def _draw(self, result) -> None:
+        self.error = None
+        self.message.hide()
         lo, hi, x0, dt = result
         height = max(8, int(self.plot.vb.sceneBoundingRect().height()) or 40)
         finite = hi[np.isfinite(hi)]
@@ -130,6 +182,7 @@ class SessionOverview(QObject):
         self.plot.setXRange(start, stop, padding=0)
         self.plot.setYRange(-0.5, 0.5, padding=0)
         self.shown = True
+        self.drawn.emit()
 
     def _on_region(self) -> None:
         t0, t1 = self.region.getRegion()

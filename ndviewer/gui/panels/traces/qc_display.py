@@ -4,6 +4,10 @@ QC reads a bounded window of stored values from the start of the visible window,
 and only once the user pauses (:data:`QC_IDLE_MS` after a frame), never against the frames
 being drawn. The flagged channels are summed up in red in the controls and marked on their
 lane labels, which this module writes (every lane that fits, and every flagged one).
+
+QC runs only on series it suits (electrophysiology, ``spec/channel_qc.json``): a position
+trace parked at the arena's wall or a constant stimulus is data, not a broken channel. The
+summary names channels ("QC: ch 7 dead · ch 21 saturated"): bare numbers read as counts.
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ class ChannelQcDisplay(QObject):
         job_key: Callable[[str], str],
         on_error: Callable[[Exception], None],
         parent: QObject,
+        enabled: bool = True,
     ) -> None:
         super().__init__(parent)
         self.state = state
@@ -78,25 +83,26 @@ class ChannelQcDisplay(QObject):
         self._pool = pool
         self._job_key = job_key
         self._on_error = on_error
+        self.enabled = enabled
         self.result: ChannelQC | None = None
         label.setStyleSheet("color: #c0392b; font-weight: bold;")
         label.setToolTip(
-            "Channel QC on the start of the visible window: dead = flat, saturated = stuck "
-            "at its extreme for ≥1% of samples, noisy = robust SD > 5× the median channel's. "
-            "Press Auto to recheck the window on screen."
+            "Channel QC on the start of the visible window: dead = flat, saturated = samples "
+            "piled at the dtype's rail or on a flat plateau at the extreme, noisy = robust SD "
+            "> 5× the median channel's. Press Auto to recheck the window on screen."
         )
         self._timer = QTimer(self, singleShot=True, interval=QC_IDLE_MS)
         self._timer.timeout.connect(self.check)
 
     def frame_shown(self) -> None:
         """A frame is on screen: run the first QC once the user pauses."""
-        if self.result is None:
+        if self.result is None and self.enabled:
             self._timer.start()
 
     def check(self) -> None:
         """Flag dead, saturated and noisy channels on the start of the visible window."""
         source = self.state.source
-        if source is None or source.n_samples == 0:
+        if source is None or source.n_samples == 0 or not self.enabled:
             return
         t0, t1 = self.state.window
 
@@ -107,7 +113,7 @@ class ChannelQcDisplay(QObject):
             self.result = qc
             flagged = [(c, qc.label(c)) for c in range(len(qc.spread)) if qc.label(c)]
             names = source.channels
-            text = " · ".join(f"{names[c].label} {label}" for c, label in flagged[:6])
+            text = " · ".join(f"ch {names[c].label} {label}" for c, label in flagged[:6])
             more = f" · +{len(flagged) - 6} more" if len(flagged) > 6 else ""
             self.label.setText(f"QC: {text}{more}" if flagged else "")
             self.update_axis()
@@ -139,7 +145,9 @@ class ChannelQcDisplay(QObject):
             if k % step == 0 or self.flag(c)
         ]
         self._plot.getAxis("left").setTicks([ticks, []])
-        self._plot.setLabel("left", "channel" if source.channels[0].row_id is None else "electrode")
+        # what a lane is: an electrode, an ROI (ROI traces once said "electrode"), a
+        # coordinate or a plain column
+        self._plot.setLabel("left", getattr(source, "channel_kind", "channel"))
 
     def stop(self) -> None:
         self._timer.stop()

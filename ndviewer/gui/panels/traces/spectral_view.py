@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
-from ndviewer.core.nwb.timeseries import TimeSeriesSource
+from ndviewer.core.nwb.timeseries import TimeSeriesSource, unit_symbol
 from ndviewer.core.signal.spectral import spectrogram, welch_psd
 from ndviewer.gui.panels.traces.state import TraceState
 from ndviewer.gui.workers import WorkerPool
@@ -101,6 +101,9 @@ class SpectralView(QWidget):
         self.title = QLabel("Spectrum of the visible window")
         self.psd_plot = pg.PlotWidget(background="#ffffff")
         self.psd_plot.setLogMode(x=False, y=True)
+        # powers of ten on a log axis, the unit in the title: an SI prefix on the axis read
+        # "(x1e-06)" where V²/Hz was meant
+        self.psd_plot.getAxis("left").enableAutoSIPrefix(False)
         self.psd_plot.setLabel("bottom", "frequency", units="Hz")
         self.psd_plot.showGrid(x=True, y=True, alpha=0.2)
         self.spec_plot = pg.PlotWidget(background="#ffffff")
@@ -109,6 +112,10 @@ class SpectralView(QWidget):
         self.spec_image = pg.ImageItem()
         self.spec_image.setColorMap(pg.colormap.get("viridis"))
         self.spec_plot.addItem(self.spec_image)
+        self.colorbar = pg.ColorBarItem(
+            colorMap=pg.colormap.get("viridis"), interactive=False, width=12
+        )
+        self.colorbar.setImageItem(self.spec_image, insert_in=self.spec_plot.getPlotItem())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
@@ -124,13 +131,14 @@ class SpectralView(QWidget):
             self.title.setText("No spectrum: the series needs a sampling rate and 16+ samples.")
             self.spec_image.clear()
             return
+        unit = f"{unit_symbol(result.unit)}²/Hz" if result.unit else "unit²/Hz"
         self.title.setText(
-            f"Welch PSD of {result.seconds:.3g} s ({result.unit}²/Hz); spectrogram of channel "
+            f"Welch PSD of {result.seconds:.3g} s ({unit}); spectrogram of channel "
             f"{result.labels[result.channels.index(result.spec_channel)]}"
             if result.spec_channel in result.channels
             else f"Welch PSD of {result.seconds:.3g} s"
         )
-        self.psd_plot.setLabel("left", f"PSD ({result.unit}²/Hz)")
+        self.psd_plot.setLabel("left", f"PSD ({unit}, log)")
         keep = result.freqs > 0
         for k in range(min(result.psd.shape[1], 64)):
             color = pg.intColor(
@@ -151,6 +159,8 @@ class SpectralView(QWidget):
                 else (0.0, 1.0)
             )
             self.spec_image.setImage(np.nan_to_num(db, nan=levels[0]).T, levels=levels)
+            self.colorbar.setLevels(levels)
+            self.colorbar.axis.setLabel(f"dB re 1 {unit}")
             t0 = float(result.spec_times[0]) if result.spec_times.size else 0.0
             dt = (
                 float(result.spec_times[1] - result.spec_times[0])

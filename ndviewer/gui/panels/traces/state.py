@@ -36,6 +36,8 @@ TRACE_COLORS = [
 HIGHLIGHT_COLOR = "#e8590c"
 #: Below this lane height the automatic spacing grows so that noise does not fill the lanes.
 MIN_LANE_PIXELS = 10.0
+#: Half-height of a lane's band when lanes are clipped (0.5: exactly its own lane).
+LANE_CLIP = 0.5
 #: Channels per page when a series opens.
 FIRST_PAGE_CHANNELS = 384
 
@@ -93,6 +95,8 @@ class TraceState:
         self.spacing = 1.0
         self.sigma = 1.0
         self.auto_spacing = True
+        # each trace cut to its own lane, so one loud channel cannot hide its neighbours
+        self.clip_lanes = True
         self.display_scale = 1.0
         self.display_unit = ""
         self.baselines = np.zeros(0)
@@ -185,7 +189,9 @@ class TraceState:
         """New baselines and spread; the spacing goes back to automatic."""
         self.baselines = np.nan_to_num(np.asarray(baselines, dtype=np.float64), nan=0.0)
         finite = sigma[np.isfinite(sigma) & (sigma > 0)]
-        self.sigma = float(np.median(finite)) if finite.size else 1.0
+        # the lower median: with an even number of channels the plain median averages the
+        # two middle ones, so on a short page one saturated or loud channel set the spacing
+        self.sigma = float(np.percentile(finite, 50, method="lower")) if finite.size else 1.0
         self.auto_spacing = True
         self.spacing = self.auto_spacing_value(plot_height)
         unit = self.source.unit if self.source is not None else ""
@@ -228,4 +234,5 @@ class TraceState:
             tuple(float(self.baselines[c]) for c in channels),
             tuple(gain for _ in channels),
             tuple(int(c) for c in colors),
+            LANE_CLIP if self.clip_lanes else 0.0,
         )

@@ -40,6 +40,7 @@ from ndviewer.core.export.figure import TraceTrack
 from ndviewer.core.model.catalog import Catalog
 from ndviewer.core.model.nodes import Node
 from ndviewer.core.nwb.timeseries import TimeSeriesSource, plottable_channels
+from ndviewer.core.signal.channel_qc import qc_applies
 from ndviewer.core.signal.lod import TraceLod
 from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.panels.base import Panel, PanelContext
@@ -296,6 +297,12 @@ class TracePanel(Panel):
             self.state.select(chosen)
             self._after_layout_change()
 
+    def set_clip_lanes(self, clip: bool) -> None:
+        """Cut each trace to its own lane (the default), or draw every trace in full."""
+        self.state.clip_lanes = bool(clip)
+        self.controls.clip_box.setChecked(self.state.clip_lanes)
+        self.refresh()
+
     def set_linked(self, linked: bool) -> None:
         """Follow (and move) the file's shared time cursor, or not."""
         self._linked = bool(linked)
@@ -407,6 +414,7 @@ class TracePanel(Panel):
             key,
             self.frames.on_error,
             self,
+            enabled=qc_applies(self.node.neurodata_type, self.context.file.catalog.is_a),
         )
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -432,6 +440,19 @@ class TracePanel(Panel):
         self.pyramid.changed.connect(self.status.show_state)
         self.pyramid.failed.connect(self.status.pyramid_failed)
         self.overview.region_moved.connect(self.set_window)
+        preferences = self.context.settings.get("preferences", {})
+        self.state.clip_lanes = bool(preferences.get("clip_lanes", True))
+        self.controls.clip_box.setChecked(self.state.clip_lanes)
+        self.overlays.event_lines = bool(preferences.get("event_lines", False))
+        # no background error vanishes: each failed job stays on the status line with a retry
+        self.overview.failed.connect(
+            lambda reason: self.status.background_failed("overview", "session strip", reason)
+        )
+        self.overview.drawn.connect(lambda: self.status.background_ok("overview"))
+        self.pyramid.failed.connect(self.overview._fail)
+        self.overlays.failed.connect(self.status.background_failed)
+        self.overlays.loaded_ok.connect(self.status.background_ok)
+        self.status.retry_requested.connect(self._retry)
 
     def _add_strip(self, row: int, link_time: bool = True) -> pg.PlotItem:
         """A plot row under the traces: no menus or mouse, its left axis as wide as theirs
@@ -472,8 +493,10 @@ class TracePanel(Panel):
         self.qc.update_axis()
         self.refresh()
         self.overlays.load(self.context.file, self.context.index)
-        if state.lod.pyramid is not None or not self.pyramid.key:
-            self.overview.request(self.geometry.pixels()[0])
+        # the strip asks for the pyramid itself when the whole recording is too long to read
+        # raw; it was once only asked for when a pyramid existed, so a series long enough to
+        # have one but too short to build it at once (60 s of 64-channel LFP) stayed blank
+        self.overview.request(self.geometry.pixels()[0])
         if self._wanted_channels:
             self.show_channels(self._wanted_channels)
 
@@ -495,6 +518,15 @@ class TracePanel(Panel):
         # a large dataset's pyramid is built in the background once the first frame is up
         QTimer.singleShot(0, self.pyramid.maybe_start)
         self.frame_shown.emit(frame)
+
+    def _retry(self, job: str) -> None:
+        """The user asked to run a failed background job again (from the status line)."""
+        if job == "overview":
+            self.overview.retry()
+        elif job == "overlays":
+            self.overlays.load(self.context.file, self.context.index)
+        elif job == "raster":
+            self.overlays.retry_raster()
 
     def _on_pyramid_built(self) -> None:
         self.frames.cache.clear()
@@ -546,7 +578,7 @@ class TracePanel(Panel):
             self.state.highlight = channels[lane]
             described = self.source.channels[channels[lane]].describe()
             self.status.setToolTip(described)
-            self.status.setText(f"selected {described} at {pos.x():.4f} s")
+            self.status._set(f"selected {described} at {pos.x():.4f} s")
         self.cursor_line.setValue(pos.x())
         if self._linked:
             self.cursor.set_time(pos.x())
