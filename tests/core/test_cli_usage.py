@@ -30,7 +30,10 @@ def test_unknown_subcommand_prints_usage_and_exits_2(ecephys_file):
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert lines[0] == "usage: ndviewer [FILE ...] [--select PATH]"
-    assert lines[1] == "       ndviewer {info,edit} ..."
+    from ndviewer.cli import SUBCOMMANDS
+
+    assert lines[1] == "       ndviewer {" + ",".join(SUBCOMMANDS) + "} ..."
+    assert {"info", "edit", "export"} <= set(SUBCOMMANDS)
     assert lines[2].startswith("ndviewer: unknown subcommand or missing file 'check'")
     assert "Traceback" not in result.stderr
 
