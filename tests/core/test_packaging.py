@@ -29,7 +29,9 @@ def test_shipped_folders_are_found():
     assert (resources_dir() / "demo" / "make_demo.py").is_file()
 
 
-def _spec_hidden_imports() -> list[str]:
+def _spec_hidden_imports(
+    work_folder: Path,
+) -> list[str]:
     """Run packaging/ndviewer.spec with PyInstaller's build objects stubbed out and return the
     hidden imports it hands to ``Analysis`` (PyInstaller itself need not be installed)."""
     import sys
@@ -53,6 +55,7 @@ def _spec_hidden_imports() -> list[str]:
     try:
         namespace = {
             "SPECPATH": str(ROOT / "packaging"),
+            "workpath": str(work_folder),
             "Analysis": analysis,
             "PYZ": lambda *a, **k: None,
             "EXE": lambda *a, **k: None,
@@ -69,7 +72,7 @@ def _spec_hidden_imports() -> list[str]:
     return captured["hiddenimports"]
 
 
-def test_bundle_hidden_imports_are_the_registry_panels_and_all_import():
+def test_bundle_hidden_imports_are_the_registry_panels_and_all_import(tmp_path):
     """The bundle once named panel modules that had moved, so the app shipped without Table,
     Units or PSTH views: the spec must derive its list from the registry, and every module on
     it (each panel class included) must import."""
@@ -77,7 +80,7 @@ def test_bundle_hidden_imports_are_the_registry_panels_and_all_import():
 
     from ndviewer.core.model.registry import default_registry
 
-    hidden = _spec_hidden_imports()
+    hidden = _spec_hidden_imports(tmp_path)
     registry_modules = {entry.panel.split(":")[0] for entry in default_registry().entries}
     assert sorted(registry_modules) == hidden
     assert "ndviewer.gui.panels.tables.table_panel" in hidden
