@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QColor
 from PySide6.QtWidgets import QMenu, QToolButton, QWidget
 
+from ndviewer.core.export.style import BAND_COLORS, RASTER_COLORS  # shared with figures
 from ndviewer.core.model.files import NwbFile
 from ndviewer.core.nwb.events import (
     EventSource,
@@ -43,17 +44,6 @@ from ndviewer.gui.workers import WorkerPool
 
 __all__ = ["OverlayLayer"]
 
-BAND_COLORS = ["#4c9be8", "#f0a030", "#5cb85c", "#d9534f", "#9b59b6", "#17a2b8"]
-RASTER_COLORS = [
-    "#1b2a3a",
-    "#1f5fa8",
-    "#a3361f",
-    "#2c7a3f",
-    "#7a3f98",
-    "#8a6d00",
-    "#006d77",
-    "#9c2f6b",
-]
 EVENT_COLORS = ["#c0392b", "#8e44ad", "#16a085", "#d35400"]
 UNITS_PER_PAGE = 40
 #: More labels than this in the window and none is drawn (they would cover the traces).

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from ndviewer.core.export.style import TRACE_COLORS  # one palette for screen and figure
 from ndviewer.core.nwb.timeseries import TimeSeriesSource, si_prefix
 from ndviewer.core.signal.lod import TraceLod
 from ndviewer.gui.panels.traces.frames import FrameRequest
@@ -21,17 +22,6 @@ __all__ = ["HIGHLIGHT_COLOR", "MAX_CHANNELS", "TRACE_COLORS", "TraceState", "def
 #: The most channels the panel stacks (series with more are not offered it).
 MAX_CHANNELS = 4096
 
-#: Trace colours by electrode group (index 1..8 of the image colour table).
-TRACE_COLORS = [
-    "#1e2933",
-    "#24568a",
-    "#7d3424",
-    "#2b6039",
-    "#5e3a78",
-    "#6e5a12",
-    "#17606a",
-    "#7a2f58",
-]
 #: The clicked channel's colour (the last index of the image colour table).
 HIGHLIGHT_COLOR = "#e8590c"
 #: Below this lane height the automatic spacing grows so that noise does not fill the lanes.
