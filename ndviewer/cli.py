@@ -86,6 +86,10 @@ def _info(argv: Sequence[str]) -> int:
                     )
         except NdviewerError as exc:
             return _fail(exc.message)
+        except (RuntimeError, OSError, KeyError, ValueError, TypeError, RecursionError) as exc:
+            # the last guard: damage that the model did not turn into a problem line
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return _fail(f"Cannot describe {args.file}: the file is damaged ({reason}).")
     pending = _pending_journal_problem(args.file)
     if pending and pending not in problems:
         problems = [*problems, pending]

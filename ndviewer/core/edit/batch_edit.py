@@ -240,6 +240,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             sessions.append(prepare(path, assignments, raw_text))
         except NdviewerError as exc:
             messages.append(exc.message)
+        except (RuntimeError, OSError, KeyError, ValueError, TypeError, RecursionError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            messages.append(f"Cannot edit {path}: the file is damaged ({reason}).")
     for session in sessions:
         if session.is_dirty:
             try:

@@ -14,7 +14,7 @@ import h5py
 
 from ndviewer.core.model.files import NwbFile
 from ndviewer.core.model.index import FileIndex, SeriesFacts, file_index
-from ndviewer.core.model.nodes import read_type_attrs
+from ndviewer.core.model.nodes import DAMAGE_ERRORS, read_type_attrs
 from ndviewer.core.model.values import decode_value
 
 SESSION_FIELDS = ("session_description", "identifier", "session_start_time")
@@ -53,12 +53,13 @@ def parse_iso_datetime(text: str) -> dt.datetime | None:
 
 
 def _small_value(h5: h5py.File, path: str) -> Any:
-    obj = h5.get(path)
-    if not isinstance(obj, h5py.Dataset) or (obj.size or 0) > _MAX_HEADER_ELEMENTS:
-        return None
+    """A small header value, or None when absent, too large or unreadable (damaged)."""
     try:
+        obj = h5.get(path)
+        if not isinstance(obj, h5py.Dataset) or (obj.size or 0) > _MAX_HEADER_ELEMENTS:
+            return None
         return decode_value(obj[()], h5)
-    except (OSError, TypeError, ValueError):
+    except DAMAGE_ERRORS:
         return None
 
 
@@ -82,7 +83,10 @@ def general_info(file: NwbFile) -> dict[str, Any]:
 
 
 def subject_info(file: NwbFile) -> dict[str, Any] | None:
-    if "/general/subject" not in file.h5:
+    try:
+        if "/general/subject" not in file.h5:
+            return None
+    except DAMAGE_ERRORS:
         return None
     return {name: _small_value(file.h5, f"/general/subject/{name}") for name in SUBJECT_FIELDS}
 
