@@ -367,7 +367,9 @@ def resolve_link_file(linking_file: str, target_file: str) -> Path:
     return Path(os.path.normpath(target))
 
 
-def _follow_external_links(h5: h5py.File, walker: _Walker) -> None:
+def _follow_external_links(
+    h5: h5py.File, walker: _Walker, links: list[tuple[str, str, str]] | None = None
+) -> None:
     """Index what each external link points to, under the link's own path.
 
     The target file is opened read-only for the walk and closed again; a link whose file or
@@ -376,7 +378,7 @@ def _follow_external_links(h5: h5py.File, walker: _Walker) -> None:
     """
     opened: dict[Path, h5py.File | None] = {}
     try:
-        for link_path, target_file, target_path in external_links(h5):
+        for link_path, target_file, target_path in external_links(h5) if links is None else links:
             if walker.skip_specifications and link_path.startswith("/specifications"):
                 continue
             written = f"{target_file}::{target_path}"
@@ -528,7 +530,35 @@ def _plan_units(h5: h5py.File, want: int) -> tuple[list[str], list[str], int]:
                 else:
                     shallow.append(child_path)
         frontier = next_frontier
-    return shallow, frontier, estimate
+    return shallow, frontier, estimate + _deeper_estimate(h5, frontier)
+
+
+def _deeper_estimate(h5: h5py.File, units: list[str], sample: int = 8, per_unit: int = 4) -> int:
+    """Objects one level below the units' members, extrapolated from a few of them.
+
+    The plan stops descending once it has enough units, so its count covers only the units'
+    own members: a file of 100 modules x 10 containers x 100 series was estimated at 1,102
+    objects (it has 301 k) and walked in one process. Sampling a few members' sizes and
+    scaling by the units' member counts puts the estimate in the right order of magnitude.
+    """
+    member_counts: list[int] = []
+    sizes: list[int] = []
+    step = max(1, len(units) // sample)
+    for unit in units[::step][:sample]:
+        group = h5py.h5g.open(h5.id, unit.lstrip("/").encode())
+        members = group.get_num_objs()
+        member_counts.append(members)
+        for position in range(min(members, per_unit)):
+            if group.get_objtype_by_idx(position) == h5py.h5g.GROUP:
+                name = group.get_objname_by_idx(position)
+                sizes.append(h5py.h5g.open(group, name).get_num_objs())
+            else:
+                sizes.append(0)
+    if not member_counts or not sizes:
+        return 0
+    mean_members = sum(member_counts) / len(member_counts)
+    mean_size = sum(sizes) / len(sizes)
+    return int(len(units) * mean_members * mean_size)
 
 
 _worker_file: h5py.File | None = None
@@ -587,6 +617,7 @@ def build_index_parallel(
         walker = _Walker(h5, frozenset(series_types))
         for path in shallow:
             walker.record_one(path)
+        links = external_links(h5)  # while the workers walk (H5Lvisit: ~25 % of a walk)
         for future in futures:
             sub_entries, sub_series, sub_problems = future.result()
             walker.entries.extend(sub_entries)
@@ -595,7 +626,7 @@ def build_index_parallel(
     finally:
         if own:
             executor.shutdown(wait=False, cancel_futures=True)
-    _follow_external_links(h5, walker)
+    _follow_external_links(h5, walker, links)
     entries = sorted(walker.entries, key=_walk_order)
     index = FileIndex(None, entries, walker.series, problems=walker.problems)
     _complete_linked_series(h5, index)
