@@ -12,10 +12,13 @@ dataset is open. The result is persisted in the user cache folder, keyed by file
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import h5py
 import numpy as np
@@ -32,9 +35,13 @@ _STRING_MTYPE = h5py.h5t.py_create(_STRING_DTYPE)
 _FLOAT_DTYPE = np.dtype(np.float64)
 
 
-@dataclass(frozen=True, slots=True)
-class IndexEntry:
-    """One object of the file as the index knows it."""
+class IndexEntry(NamedTuple):
+    """One object of the file as the index knows it.
+
+    A named tuple, not a frozen dataclass: reopening a file of 10^5 typed objects rebuilds
+    301 k entries from the persisted index, and a frozen dataclass's ``__init__`` took 0.62 s
+    of that where ``tuple.__new__`` takes 0.17 s.
+    """
 
     path: str
     kind: str  # "group" | "dataset" | "external_link" | "broken_link" | "unreadable"
@@ -688,18 +695,36 @@ def _complete_linked_series(h5: h5py.File, index: FileIndex) -> None:
 
 
 # -- persistence ------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while hundreds of thousands of tuples are made.
+
+    Those allocations trigger collections that walk every object made so far (none of which
+    can be garbage yet): reopening a file of 10^5 typed objects took 0.72 s, 0.28 s with the
+    collector paused.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load_cached_index(identity: FileIdentity) -> FileIndex | None:
     """The persisted index if it was built from this very file (same path, size and mtime)."""
-    payload = cache.load("index", identity, str(INDEX_FORMAT))
-    if payload is None:
-        return None
-    try:
-        entries = [IndexEntry(*row) for row in payload["entries"]]
-        series = {path: SeriesFacts(*row) for path, row in payload["series"].items()}
-        problems = list(payload.get("problems", []))
-    except (KeyError, TypeError):
-        return None
-    return FileIndex(identity, entries, series, from_cache=True, problems=problems)
+    with _gc_paused():
+        payload = cache.load("index", identity, str(INDEX_FORMAT))
+        if payload is None:
+            return None
+        try:
+            entries = list(map(IndexEntry._make, payload["entries"]))
+            series = {path: SeriesFacts(*row) for path, row in payload["series"].items()}
+            problems = list(payload.get("problems", []))
+        except (KeyError, TypeError):
+            return None
+        return FileIndex(identity, entries, series, from_cache=True, problems=problems)
 
 
 def save_index(index: FileIndex) -> None:
@@ -710,10 +735,7 @@ def save_index(index: FileIndex) -> None:
         index.identity,
         str(INDEX_FORMAT),
         {
-            "entries": [
-                (e.path, e.kind, e.neurodata_type, e.namespace, e.shape, e.dtype, e.link)
-                for e in index.entries
-            ],
+            "entries": [tuple(e) for e in index.entries],
             "problems": index.problems,
             "series": {
                 p: (
