@@ -8,7 +8,8 @@ Every subcommand exits with the same codes, so a script over a folder can trust 
 - 0: done. Problems found in a file that could still be described (a type from an uncached
   namespace, an unreadable start time, a damaged object) are ``ndviewer: warning: …`` lines
   on stderr and, for ``info --json``, the ``problems`` list of the JSON object.
-- 1: done, and the check found problems (``check``, ``qc``).
+- 1: done, and a check found problems (reserved for checking subcommands; ``info`` and
+  ``edit`` never use it).
 - 2: refused (the file cannot be read at all, the command line is wrong, a save would be
   unsafe): one line on stderr naming the file and the reason, nothing on stdout.
 
