@@ -13,7 +13,7 @@ SYSTEM_PACKAGES := xvfb xauth libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkb
 	libglib2.0-0 fonts-dejavu-core \
 	desktop-file-utils libxml2-utils xdg-utils shared-mime-info libfile-mimeinfo-perl
 
-.PHONY: run test bench lint sysdeps venv demo bundle bundle-check clean
+.PHONY: run test fuzz bench lint sysdeps venv demo bundle bundle-check clean
 
 venv: $(STAMP)
 
@@ -54,6 +54,13 @@ test: sysdeps $(STAMP)
 	$(BIN)/ruff format --check ndviewer tests resources
 	$(BIN)/lint-imports
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The seeded corruption fuzz at full size (make test runs 14 cases of it): byte flips,
+# truncations, deep spec JSON, link cycles, enormous shapes through info, edit and the window.
+FUZZ_CASES ?= 350
+fuzz: sysdeps $(STAMP)
+	NDVIEWER_FUZZ_CASES=$(FUZZ_CASES) QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q \
+		-p no:cacheprovider -s tests/gui/test_corruption_fuzz.py
 
 # mkfs.xfs: bench_save measures the copy-on-write clone path on a loop-mounted XFS image (root).
 BENCH_SYSTEM_PACKAGES := xfsprogs

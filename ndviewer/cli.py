@@ -4,8 +4,17 @@
 ``ndviewer edit FILE... --set PATH=VALUE``   validated batch edits through the edit transaction
 ``ndviewer export FILE --object PATH --out OUT.EXT``   a figure or the data of one object
 
-Bad input never produces a traceback: one line on stderr naming the file and the reason, and
-exit status 2.
+Every subcommand exits with the same codes, so a script over a folder can trust them:
+
+- 0: done. Problems found in a file that could still be described (a type from an uncached
+  namespace, an unreadable start time, a damaged object) are ``ndviewer: warning: …`` lines
+  on stderr and, for ``info --json``, the ``problems`` list of the JSON object.
+- 1: done, and a check found problems (reserved for checking subcommands; ``info`` and
+  ``edit`` never use it).
+- 2: refused (the file cannot be read at all, the command line is wrong, a save would be
+  unsafe): one line on stderr naming the file and the reason, nothing on stdout.
+
+Bad input never produces a traceback.
 """
 
 from __future__ import annotations
@@ -21,13 +30,25 @@ from ndviewer import __version__
 from ndviewer.core import cache
 
 SUBCOMMANDS = ("info", "edit", "export")
-EXIT_BAD_INPUT = 2
-INFO_FORMAT = f"info-2/{__version__}"
+EXIT_OK, EXIT_PROBLEMS, EXIT_REFUSED = 0, 1, 2
+EXIT_BAD_INPUT = EXIT_REFUSED
+INFO_FORMAT = f"info-3/{__version__}"
+#: What an older ndviewer's interrupted save left next to a file (``edit.journal``); named
+#: here so ``info`` can say so without importing the writer.
+JOURNAL_SUFFIX = ".ndviewer-journal"
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
 
 
 def _fail(message: str) -> int:
-    print(f"ndviewer: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
+    print(f"ndviewer: {_one_line(message)}", file=sys.stderr)
+    return EXIT_REFUSED
+
+
+def _warn(message: str) -> None:
+    print(f"ndviewer: warning: {_one_line(message)}", file=sys.stderr)
 
 
 def _info(argv: Sequence[str]) -> int:
@@ -57,7 +78,7 @@ def _info(argv: Sequence[str]) -> int:
                 summary = file_summary(file, index)
                 # a notice (e.g. "no cached spec, using the built-in one") is said, not failed
                 notices = list(file.catalog.notices)
-                problems = [p for p in file.problems if p not in notices]
+                problems = list(summary["problems"])
                 if not args.no_cache:
                     cache.save(
                         "info",
@@ -67,6 +88,14 @@ def _info(argv: Sequence[str]) -> int:
                     )
         except NdviewerError as exc:
             return _fail(exc.message)
+        except (RuntimeError, OSError, KeyError, ValueError, TypeError, RecursionError) as exc:
+            # the last guard: damage that the model did not turn into a problem line
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return _fail(f"Cannot describe {args.file}: the file is damaged ({reason}).")
+    pending = _pending_journal_problem(args.file)
+    if pending and pending not in problems:
+        problems = [*problems, pending]
+        summary = {**summary, "problems": problems}
     try:
         if args.json:
             print(
@@ -77,14 +106,24 @@ def _info(argv: Sequence[str]) -> int:
         sys.stdout.flush()
     except BrokenPipeError:  # e.g. piped into head: not an error of ours
         sys.stderr.close()
-        return 0
+        return EXIT_OK
     for notice in notices:
-        print(f"ndviewer: note: {notice}", file=sys.stderr)
-    if problems:
-        extra = len(problems) - 1
-        more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
-        return _fail(problems[0] + more)
-    return 0
+        print(f"ndviewer: note: {_one_line(notice)}", file=sys.stderr)
+    for problem in problems:
+        _warn(problem)
+    return EXIT_OK
+
+
+def _pending_journal_problem(path: str) -> str | None:
+    """The warning for a journal an older ndviewer's interrupted save left (the next save
+    refuses until it is rolled back or kept, so ``info`` says so first)."""
+    journal = Path(path).with_name(Path(path).name + JOURNAL_SUFFIX)
+    if not journal.exists():
+        return None
+    return (
+        f"{path}: an earlier save was interrupted (by an older ndviewer) and left {journal}; "
+        f"run 'ndviewer edit {path} --rollback' or '--keep' before editing."
+    )
 
 
 def _remove_save_leftovers(path: str) -> None:
@@ -152,12 +191,20 @@ def format_summary(summary: dict) -> str:
             s = series[path]
             rate = f"{s['rate']:g} Hz" if s["rate"] else "timestamps"
             duration = f"{s['duration']:.3f} s" if s["duration"] is not None else "?"
-            detail += (
-                f"  [{s['n_samples']} samples x {s['n_channels']} ch, {rate}, "
-                f"{duration}, {s['unit'] or 'no unit'}]"
-            )
-        lines.append(f"{'  ' * depth}{name}  <{obj['neurodata_type']}>{detail}")
+            detail += f"  [{_extent(s)}, {rate}, {duration}, {s['unit'] or 'no unit'}]"
+        link = f"  -> {obj['link']}" if obj.get("link") else ""
+        lines.append(f"{'  ' * depth}{name}  <{obj['neurodata_type']}>{detail}{link}")
     return "\n".join(lines)
+
+
+def _extent(series: dict) -> str:
+    """``300 frames × 128 × 128`` for an image series, ``1000 samples x 8 ch`` otherwise."""
+    frame_shape = series.get("frame_shape")
+    if frame_shape:
+        return f"{series['n_samples']} frames × " + " × ".join(str(n) for n in frame_shape)
+    if series.get("external_files"):
+        return f"{series['n_samples']} frames in external files"
+    return f"{series['n_samples']} samples x {series['n_channels']} ch"
 
 
 def _gui(argv: Sequence[str]) -> int:
@@ -207,8 +254,20 @@ def _unknown_subcommand(word: str) -> bool:
     )
 
 
+def _tolerate_undecodable_names() -> None:
+    """Print file names with non-UTF-8 bytes as the bytes they are instead of crashing."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="surrogateescape")
+            except (ValueError, OSError):  # pragma: no cover - a closed or odd stream
+                pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _tolerate_undecodable_names()
     if argv and argv[0] not in SUBCOMMANDS and _unknown_subcommand(argv[0]):
         print(
             "usage: ndviewer [FILE ...] [--select PATH]\n"

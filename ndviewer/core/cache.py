@@ -46,7 +46,12 @@ def cache_dir() -> Path:
 
 
 def entry_path(kind: str, identity: FileIdentity, suffix: str = ".pickle") -> Path:
-    digest = hashlib.sha1(identity.path.encode("utf-8")).hexdigest()[:20]
+    """Where the ``kind`` result for this file lives.
+
+    The path is hashed from its file-system bytes (``os.fsencode``): a name with non-UTF-8
+    bytes arrives as surrogate escapes, which ``str.encode("utf-8")`` refuses.
+    """
+    digest = hashlib.sha1(os.fsencode(identity.path)).hexdigest()[:20]
     return cache_dir() / kind / f"{digest}{suffix}"
 
 

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.model.families import family_of
 from ndviewer.core.model.files import NwbFile, open_nwb
-from ndviewer.core.model.nodes import Node
+from ndviewer.core.model.nodes import DAMAGE_ERRORS, Node
 from ndviewer.core.model.registry import PanelChoice, default_registry
 from ndviewer.core.nwb.summary import typed_index
 from ndviewer.core.time_cursor import TimeCursor
@@ -102,10 +102,41 @@ class PinnedPane(QWidget):
         self.setMinimumHeight(PANE_MIN_HEIGHT)
 
 
+#: Groups shown expanded at open (when they are not huge), in the order they are tried.
+MAIN_GROUPS = ("/acquisition", "/processing", "/intervals", "/units", "/stimulus/presentation")
+#: How many nodes the opening worker describes ahead of the first paint.
+WARM_NODES = 2000
+
+
+def _warm_tree(file: NwbFile) -> None:
+    """Describe the nodes the first paint shows (root, its members, the main groups'
+    members) here in the worker: the tree model then paints from what is already read, and a
+    damaged object that makes HDF5 spin stalls this worker, not the window."""
+    budget = WARM_NODES
+    queue = [file.root]
+    for path in MAIN_GROUPS:
+        try:
+            queue.append(file.node(path))
+        except (KeyError, *DAMAGE_ERRORS):
+            continue
+    for node in queue:
+        names = node.child_names() if node.readable else []
+        if node.path != "/" and len(names) > EXPAND_LIMIT:
+            continue
+        for name in names:
+            if budget <= 0:
+                return
+            budget -= 1
+            child = node.child(name)
+            if child.readable and child.is_group:
+                child.child_names()
+
+
 def _open_with_catalog(path: str) -> NwbFile:
     file = open_nwb(path)
     try:
         _ = file.catalog  # parse the cached spec here, off the GUI thread
+        _warm_tree(file)
     except Exception:
         file.close()
         raise
@@ -320,13 +351,7 @@ class FileTab(QWidget):
 
     def _expand_main_groups(self) -> None:
         """Open the groups a scientist looks into first, when they are not huge."""
-        for path in (
-            "/acquisition",
-            "/processing",
-            "/intervals",
-            "/units",
-            "/stimulus/presentation",
-        ):
+        for path in MAIN_GROUPS:
             index = self.model.index_for_path(path)
             if index.isValid() and len(index.internalPointer().child_names()) <= EXPAND_LIMIT:
                 self.tree.expand(index)
@@ -362,7 +387,7 @@ class FileTab(QWidget):
         catalog = self.file.catalog
         try:
             kind = "dataset" if node.is_dataset else "group"
-        except (OSError, KeyError):
+        except DAMAGE_ERRORS:
             kind = None
         choices = []
         for choice in default_registry().choices(node.neurodata_type, catalog, kind):

@@ -17,7 +17,14 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from ndviewer.core.model.catalog import Catalog
 from ndviewer.core.model.families import BROKEN, DATASET, GROUP, LINK, Family, family_of
 from ndviewer.core.model.files import NwbFile
-from ndviewer.core.model.nodes import BROKEN_LINK, EXTERNAL_LINK, SOFT_LINK, Node
+from ndviewer.core.model.nodes import (
+    BROKEN_LINK,
+    DAMAGE_ERRORS,
+    EXTERNAL_LINK,
+    SOFT_LINK,
+    UNREADABLE,
+    Node,
+)
 from ndviewer.gui.icons import family_icon
 
 log = logging.getLogger(__name__)
@@ -47,7 +54,7 @@ class TreeItem:
         if self._child_names is None:
             try:
                 self._child_names = self.node.child_names()
-            except (OSError, KeyError) as exc:
+            except DAMAGE_ERRORS as exc:
                 log.warning("cannot list %s: %s", self.node.path, exc)
                 self._child_names = []
         return self._child_names
@@ -113,11 +120,11 @@ class FileTreeModel(QAbstractItemModel):
             return True
         try:
             node = item.node
-            if node.kind in (SOFT_LINK, BROKEN_LINK):
+            if node.kind in (SOFT_LINK, BROKEN_LINK, UNREADABLE):
                 return False
             if not node.is_group:
                 return False
-        except (OSError, KeyError):
+        except DAMAGE_ERRORS:  # e.g. "too many links" from a soft-link cycle
             return False
         return bool(item.children) or bool(item.child_names())
 
@@ -128,10 +135,10 @@ class FileTreeModel(QAbstractItemModel):
         try:
             return (
                 item.node.is_group
-                and item.node.kind not in (SOFT_LINK, BROKEN_LINK)
+                and item.node.kind not in (SOFT_LINK, BROKEN_LINK, UNREADABLE)
                 and item.can_fetch_more
             )
-        except (OSError, KeyError):
+        except DAMAGE_ERRORS:
             return False
 
     def fetchMore(self, parent) -> None:
@@ -177,7 +184,7 @@ class FileTreeModel(QAbstractItemModel):
         return None
 
     def family(self, node: Node) -> Family:
-        if node.kind == BROKEN_LINK:
+        if node.kind in (BROKEN_LINK, UNREADABLE):
             return BROKEN
         family = family_of(node.neurodata_type, self.catalog)
         if family is not None:
@@ -194,7 +201,7 @@ class FileTreeModel(QAbstractItemModel):
         column = index.column()
         try:
             return self._data(item, node, column, role)
-        except (OSError, KeyError, ValueError, TypeError) as exc:
+        except DAMAGE_ERRORS as exc:
             log.warning("cannot describe %s: %s", node.path, exc)
             if role == Qt.ItemDataRole.DisplayRole and column == NAME:
                 return node.name or str(self.file.path.name)
@@ -214,23 +221,25 @@ class FileTreeModel(QAbstractItemModel):
                     return node.neurodata_type
                 if node.kind == BROKEN_LINK:
                     return "broken link"
+                if node.kind == UNREADABLE:
+                    return "unreadable"
                 return ""
             if column == SHAPE:
-                if node.kind == BROKEN_LINK:
+                if not node.readable:
                     return ""
                 if node.is_dataset:
                     return format_shape(node.shape)
                 count = len(item.child_names()) if node.kind != SOFT_LINK else None
                 return "" if count is None else f"{count} item{'s' if count != 1 else ''}"
             if column == DTYPE:
-                return node.dtype_name if node.kind != BROKEN_LINK and node.is_dataset else ""
+                return node.dtype_name if node.readable and node.is_dataset else ""
             return None
         if role == Qt.ItemDataRole.DecorationRole and column == NAME:
             return family_icon(self.family(node))
         if role == Qt.ItemDataRole.ToolTipRole:
             return self.tooltip(item)
         if role == Qt.ItemDataRole.ForegroundRole:
-            if node.kind == BROKEN_LINK:
+            if not node.readable:
                 return _RED
             if column == NAME and node.kind in (SOFT_LINK, EXTERNAL_LINK):
                 return _LINK
@@ -249,7 +258,7 @@ class FileTreeModel(QAbstractItemModel):
         """The spec's doc: the type's own, else what the parent type says of this member."""
         node = item.node
         lines = [f"<b>{html.escape(node.path)}</b>"]
-        if node.kind == BROKEN_LINK:
+        if not node.readable:
             lines.append(html.escape(node.error or "broken link"))
             return "<br>".join(lines)
         if node.link_target:

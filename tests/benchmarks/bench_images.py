@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -32,9 +31,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
+from peak_rss import own_peak_rss_mb  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -274,7 +275,7 @@ def measure(path: Path, quick: bool) -> dict:
         started = time.perf_counter()
         compute_projections(reader, ["mean", "max", "std"])
         out["mean_max_std_s"] = time.perf_counter() - started
-    out["max_rss_mb_total"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["max_rss_mb_total"] = own_peak_rss_mb()
     file.close()
     return out
 

@@ -32,7 +32,8 @@ loop running and a private pyramid cache that starts empty:
   built first (the panel builds it in the background), warm = a new panel on the same file
   finds it in the cache and is asked for the whole session as soon as its first page is
   painted, while its prefetch and overlays still run (median and p95 of 7 panels);
-* peak RSS of the measuring process (``ru_maxrss``).
+* peak RSS of the measuring process: its own ``VmHWM`` (``ru_maxrss`` would report the
+  parent's peak, inherited across fork + exec).
 
 References, same run, each in its own subprocess: ephyviewer's TraceViewer on the same
 dataset (installed by ``make bench`` from the ``bench`` extra; isolated page steps), and
@@ -47,7 +48,6 @@ import argparse
 import gc
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -56,9 +56,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
+from peak_rss import own_peak_rss_mb  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -379,7 +381,7 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
     phases = result["peak_rss_by_phase_mb"] = {}
 
     def phase_done(name: str) -> None:
-        phases[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        phases[name] = round(own_peak_rss_mb())
 
     phase_done("first paint")
     # 2. whole recording, cold: a fresh panel asked for the whole session builds the
@@ -523,7 +525,7 @@ def measure(path: Path, steps: int, screenshot: str | None) -> dict:
         run_until(lambda: False, 1.5)
         panel.grab().save(screenshot)
     close_panel(ctx, panel)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = own_peak_rss_mb()
     result["image_paint_median_ms"] = _percentile(paint_costs, 50)
     return result
 
@@ -559,7 +561,7 @@ def measure_baseline(path: Path, steps: int) -> dict:
                 times.append((time.perf_counter() - t_step) * 1000)
             out[f"{int(length)}s_median_ms"] = _percentile(times, 50)
             out[f"{int(length)}s_p95_ms"] = _percentile(times, 95)
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb"] = own_peak_rss_mb()
     return out
 
 
@@ -639,7 +641,7 @@ def measure_ephyviewer(path: Path, steps: int) -> dict:
             out[f"{int(length)}s_p95_ms"] = _percentile(times, 95)
         viewer.thread.quit()
         viewer.thread.wait(5000)
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb"] = own_peak_rss_mb()
     return out
 
 

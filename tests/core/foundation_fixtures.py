@@ -630,6 +630,7 @@ def pynwb_series_numbers(path: Path) -> dict[str, dict]:
     timestamp then.
     """
     from pynwb import NWBHDF5IO, TimeSeries
+    from pynwb.image import ImageSeries
 
     paths = object_paths(path)
     numbers: dict[str, dict] = {}
@@ -658,5 +659,11 @@ def pynwb_series_numbers(path: Path) -> dict[str, dict]:
                 "starting_time": starting_time,
                 "duration": duration,
                 "unit": obj.unit,
+                "frame_shape": [int(n) for n in shape[1:]]
+                if isinstance(obj, ImageSeries)
+                else None,
+                "external_files": len(obj.external_file)
+                if getattr(obj, "external_file", None) is not None
+                else None,
             }
     return numbers

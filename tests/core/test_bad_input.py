@@ -1,8 +1,11 @@
-"""Every kind of bad input: one readable line naming the file and the reason, exit status 2,
-no traceback, the file byte-identical afterwards, and other open files unaffected."""
+"""Every kind of bad input: one readable line naming the file and the reason, no traceback,
+the file byte-identical afterwards, and other open files unaffected. A file that cannot be
+read at all is refused (exit 2, nothing on stdout); one that can be described despite a
+problem is described (exit 0, the problem as a warning line and in the JSON ``problems``)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -75,15 +78,21 @@ def _digest(path: Path, sha256) -> str | None:
 
 
 def _check_cli(bad: ff.BadInput, result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 2, result.stderr
+    described = bad.kind in ff.BAD_INPUT_OPENABLE
+    assert result.returncode == (0 if described else 2), result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     line = lines[0]
-    assert line.startswith("ndviewer: ")
+    prefix = "ndviewer: warning: " if described else "ndviewer: "
+    assert line.startswith(prefix)
     assert str(bad.path) in line
     assert bad.reason in line
-    return line.removeprefix("ndviewer: ")
+    if described:
+        assert result.stdout  # the file is described all the same
+    else:
+        assert result.stdout == ""
+    return line.removeprefix(prefix)
 
 
 CLI_CASES = [(kind, "--json") for kind in ff.BAD_INPUT_KINDS if kind != "permission_denied"]
@@ -99,7 +108,8 @@ def test_cli_reports_bad_input(bad_input, sha256, kind, output):
     message = _check_cli(bad, result)
     if kind in EXPECTED_MESSAGES:
         assert message == EXPECTED_MESSAGES[kind].format(path=bad.path)
-        assert result.stdout == ""
+    if kind in ff.BAD_INPUT_OPENABLE and output == "--json":
+        assert json.loads(result.stdout)["problems"] == [message]
     assert _digest(bad.path, sha256) == before
     if kind == "missing":
         assert not bad.path.exists()  # nothing was created either
@@ -194,8 +204,9 @@ def test_unknown_namespace_attribute_and_unknown_type(ecephys_file, tmp_path, sh
             "1 object uses it, e.g. /units.",
         ]
     result = run_info(path, "--json")
-    assert result.returncode == 2
-    assert result.stderr == f"ndviewer: {file.problems[0]} (and 1 more problem)\n"
+    assert result.returncode == 0
+    assert result.stderr == "".join(f"ndviewer: warning: {p}\n" for p in file.problems)
+    assert json.loads(result.stdout)["problems"] == file.problems
     assert sha256(path) == before
 
 

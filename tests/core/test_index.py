@@ -230,3 +230,53 @@ def test_damaged_cache_file_is_rebuilt_not_an_error(ecephys_file, tmp_path, monk
         rebuilt = file_index(file.h5, file.identity, series_types(file))
         assert not rebuilt.from_cache
         assert rebuilt.entries == built.entries
+
+
+def test_plan_estimate_counts_deep_trees(tmp_path):
+    """Issue 23.8: the planner stopped descending at enough units and counted only their
+    members (1,102 for a file of 301 k objects), so a large file was walked in one process."""
+    import h5py
+
+    from ndviewer.core.model.index import PARALLEL_THRESHOLD, _plan_units
+
+    path = tmp_path / "deep.h5"
+    with h5py.File(path, "w") as h5:
+        for module in range(60):
+            for container in range(10):
+                group = h5.create_group(f"processing/module_{module:02d}/c_{container}")
+                for series in range(12):
+                    group.create_group(f"s_{series:02d}")
+    actual = 1 + 60 + 600 + 60 * 10 * 12
+    with h5py.File(path, "r") as h5:
+        estimate = _plan_units(h5, want=16)[2]
+    assert 0.8 * actual <= estimate <= 1.2 * actual
+    assert estimate >= PARALLEL_THRESHOLD
+
+
+def test_persisted_index_round_trip_leaves_the_collector_as_it_was(tmp_path):
+    """Issue 23.8: reopening rebuilds every entry with the collector paused (0.72 -> 0.28 s
+    for 301 k entries); the entries come back equal and the collector is running again."""
+    import gc
+
+    from ndviewer.core.cache import FileIdentity
+    from ndviewer.core.model.index import (
+        FileIndex,
+        IndexEntry,
+        SeriesFacts,
+        load_cached_index,
+        save_index,
+    )
+
+    path = tmp_path / "stand-in.nwb"
+    path.write_bytes(b"x")
+    entries = [IndexEntry(f"/g{i}", "group", "TimeSeries", "core", None, None) for i in range(3000)]
+    entries.append(IndexEntry("/ext", "group", "TimeSeries", "core", None, None, "a.nwb::/x"))
+    series = {"/g1": SeriesFacts((10, 2), "V", 5.0, 0.0, num_samples=None, external_files=1)}
+    index = FileIndex(FileIdentity.of(path), entries, series, problems=["p"])
+    save_index(index)
+    assert gc.isenabled()
+    loaded = load_cached_index(FileIdentity.of(path))
+    assert gc.isenabled()
+    assert loaded is not None and loaded.from_cache
+    assert loaded.entries == entries and loaded.series == series and loaded.problems == ["p"]
+    assert loaded.by_path["/ext"].link == "a.nwb::/x"

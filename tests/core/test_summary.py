@@ -27,6 +27,7 @@ CONTRACT_KEYS = [
     "session",
     "objects",
     "series",
+    "problems",
 ]
 
 
@@ -57,6 +58,7 @@ def test_summary_contract(ecephys_file):
         "kind": "group",
         "shape": None,
         "dtype": None,
+        "link": None,
     }
     assert objects["/units/spike_times"] == {
         "path": "/units/spike_times",
@@ -65,6 +67,7 @@ def test_summary_contract(ecephys_file):
         "kind": "dataset",
         "shape": [sum(len(t) for t in ff.UNIT_SPIKE_TIMES)],
         "dtype": "float64",
+        "link": None,
     }
 
 
@@ -92,7 +95,9 @@ def test_series_numbers_equal_pynwb(request, fixture):
     ours = {s["path"]: s for s in summary["series"]}
     assert sorted(ours) == sorted(expected)
     for series_path, numbers in expected.items():
-        assert ours[series_path] == pytest.approx(numbers), series_path
+        mine = dict(ours[series_path])
+        assert mine.pop("frame_shape") == numbers.pop("frame_shape"), series_path
+        assert mine == pytest.approx(numbers), series_path
 
 
 def test_session_start_time_equals_pynwb(ecephys_file):
@@ -118,6 +123,8 @@ def test_session_start_time_equals_pynwb(ecephys_file):
                 "starting_time": 1.0,
                 "duration": 2.0,
                 "unit": "volts",
+                "frame_shape": None,
+                "external_files": None,
             },
         ),
         (
@@ -129,6 +136,8 @@ def test_session_start_time_equals_pynwb(ecephys_file):
                 "starting_time": 0.0,
                 "duration": 2.0,
                 "unit": "n.a.",
+                "frame_shape": None,
+                "external_files": None,
             },
         ),
         (
@@ -140,6 +149,8 @@ def test_session_start_time_equals_pynwb(ecephys_file):
                 "starting_time": 2.0,
                 "duration": 2.5,
                 "unit": "s",
+                "frame_shape": None,
+                "external_files": None,
             },
         ),
         (
@@ -151,6 +162,8 @@ def test_session_start_time_equals_pynwb(ecephys_file):
                 "starting_time": None,
                 "duration": 0.0,
                 "unit": "V",
+                "frame_shape": None,
+                "external_files": None,
             },
         ),
         (
@@ -162,6 +175,8 @@ def test_session_start_time_equals_pynwb(ecephys_file):
                 "starting_time": None,
                 "duration": None,
                 "unit": None,
+                "frame_shape": None,
+                "external_files": None,
             },
         ),
     ],
@@ -169,6 +184,37 @@ def test_session_start_time_equals_pynwb(ecephys_file):
 )
 def test_series_numbers_rules(facts, numbers):
     assert series_numbers(facts) == numbers
+
+
+def test_image_series_numbers_are_frames_and_frame_shape():
+    """Issue 23.4: an imaging series is frames × frame shape, not "16384 ch"."""
+    numbers = series_numbers(SeriesFacts((300, 128, 128), "n.a.", 30.0, 0.0), is_image=True)
+    assert numbers["n_samples"] == 300
+    assert numbers["frame_shape"] == [128, 128]
+    assert numbers["duration"] == 10.0
+
+
+@pytest.mark.parametrize(
+    ("facts", "frames", "duration"),
+    [
+        # num_samples with a rate: duration = frames / rate
+        (
+            SeriesFacts((0, 0, 0), "n.a.", 30.0, 0.0, num_samples=250, external_files=2),
+            250,
+            250 / 30,
+        ),
+        # timestamps only: one frame per timestamp
+        (SeriesFacts((0, 0, 0), "n.a.", None, None, 3, 0.0, 1.0, None, 1), 3, 1.0),
+    ],
+    ids=["num_samples", "timestamps"],
+)
+def test_external_file_series_frames_and_duration(facts, frames, duration):
+    """Issue 23.3: an external-video ImageSeries used to report 0 frames and duration 0."""
+    numbers = series_numbers(facts, is_image=True)
+    assert numbers["n_samples"] == frames
+    assert numbers["duration"] == pytest.approx(duration)
+    assert numbers["frame_shape"] is None  # the (0, 0, 0) placeholder says nothing
+    assert numbers["n_channels"] == 1
 
 
 def test_typed_paths_from_the_index_and_from_a_shallow_scan(tmp_path):
@@ -215,6 +261,7 @@ def test_plain_hdf5_summary(plain_hdf5_file):
         "session": {"session_description": None, "identifier": None, "session_start_time": None},
         "objects": [],
         "series": [],
+        "problems": [],
     }
 
 

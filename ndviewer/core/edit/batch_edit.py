@@ -27,7 +27,7 @@ from ndviewer.core.edit.transaction import EditSession, check_writable
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.model.files import open_nwb
 
-EXIT_OK, EXIT_WRITE_FAILED, EXIT_INVALID = 0, 1, 2
+EXIT_OK, EXIT_INVALID = 0, 2  # the same codes as every subcommand (see cli)
 
 
 class UsageError(NdviewerError):
@@ -171,7 +171,7 @@ def prepare(path: Path, assignments: dict[str, Any], raw_text: set[str]) -> Edit
         session.attach(None)
         nwbfile.close()
     if problems:
-        raise NdviewerError(f"{path}:\n  " + "\n  ".join(problems))
+        raise NdviewerError(f"{path}: " + "; ".join(problems))
     return session
 
 
@@ -192,13 +192,25 @@ def _recover(files: list[Path], rollback: bool, out: TextIO) -> int:
                 discard_journal(path)
                 print(f"{path}: kept the values of the interrupted save.", file=out)
         except NdviewerError as exc:
-            print(exc.message, file=sys.stderr)
-            status = EXIT_WRITE_FAILED
+            print(f"ndviewer: {' '.join(exc.message.split())}", file=sys.stderr)
+            status = EXIT_INVALID
     return status
 
 
+def _refuse(messages: list[str]) -> int:
+    """Say why nothing was written, on one line (scripts read stderr line by line)."""
+    text = "; ".join(" ".join(m.split()) for m in messages)
+    print(f"ndviewer: {text} Nothing was written.", file=sys.stderr)
+    return EXIT_INVALID
+
+
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
-    """Run ``ndviewer edit``; returns the exit status (0 ok, 1 not written, 2 invalid)."""
+    """Run ``ndviewer edit``; returns the exit status (0 done, 2 refused: nothing written).
+
+    A refusal is one line on stderr and nothing on stdout. ``--dry-run`` refuses exactly
+    what the real save would (a read-only, locked or journal-pending file), so a dry run that
+    passes predicts a save that passes.
+    """
     out = out or sys.stdout
     parser = build_parser()
     try:
@@ -219,20 +231,26 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         if not assignments:
             raise UsageError("Nothing to set: give --set PATH=VALUE or --template FILE.")
     except UsageError as exc:
-        print(exc.message, file=sys.stderr)
-        return EXIT_INVALID
+        return _refuse([exc.message])
 
     sessions: list[EditSession] = []
-    invalid = False
+    messages: list[str] = []
     for path in args.files:
         try:
             sessions.append(prepare(path, assignments, raw_text))
         except NdviewerError as exc:
-            print(exc.message, file=sys.stderr)
-            invalid = True
-    if invalid:
-        print("Nothing was written.", file=sys.stderr)
-        return EXIT_INVALID
+            messages.append(exc.message)
+        except (RuntimeError, OSError, KeyError, ValueError, TypeError, RecursionError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            messages.append(f"Cannot edit {path}: the file is damaged ({reason}).")
+    for session in sessions:
+        if session.is_dirty:
+            try:
+                check_writable(session.path)
+            except NdviewerError as exc:
+                messages.append(exc.message)
+    if messages:
+        return _refuse(messages)
 
     for session in sessions:
         diff = session.diff()
@@ -243,24 +261,14 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         print("Dry run: nothing was written.", file=out)
         return EXIT_OK
 
-    try:
-        for session in sessions:
-            if session.is_dirty:
-                check_writable(session.path)
-    except NdviewerError as exc:
-        print(exc.message, file=sys.stderr)
-        print("Nothing was written.", file=sys.stderr)
-        return EXIT_WRITE_FAILED
-
     saved: list[Path] = []
     for session in sessions:
         try:
             session.save()
         except NdviewerError as exc:
-            print(exc.message, file=sys.stderr)
-            if saved:
-                print("Already saved: " + ", ".join(str(p) for p in saved) + ".", file=sys.stderr)
-            return EXIT_WRITE_FAILED
+            already = f" Already saved: {', '.join(str(p) for p in saved)}." if saved else ""
+            print(f"ndviewer: {' '.join(exc.message.split())}{already}", file=sys.stderr)
+            return EXIT_INVALID
         saved.append(session.path)
     print(f"Saved {len(saved)} file(s).", file=out)
     return EXIT_OK

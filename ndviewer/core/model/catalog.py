@@ -319,33 +319,69 @@ def _ordered(names: list[str]) -> list[str]:
     return base + sorted(n for n in names if n not in BASE_NAMESPACES)
 
 
+#: What a damaged or hand-made cached spec can raise while it is read and parsed: HDF5
+#: metadata damage (RuntimeError, OSError, KeyError), bad JSON, JSON nested too deep for the
+#: parser (RecursionError), JSON of the wrong shape (AttributeError, TypeError).
+_SPEC_DAMAGE = (
+    ValueError,
+    json.JSONDecodeError,
+    OSError,
+    TypeError,
+    KeyError,
+    RuntimeError,
+    AttributeError,
+    UnicodeDecodeError,
+)
+
+
 def load_catalog_from_group(spec_group: h5py.Group, source_name: str, spec_source: str) -> Catalog:
-    """Read every namespace cached under ``spec_group``, newest version of each."""
+    """Read every namespace cached under ``spec_group``, newest version of each.
+
+    A namespace whose cache cannot be read or parsed is a problem sentence, not an error:
+    base namespaces are then filled in from the shipped fallback (see ``load_catalog``).
+    """
     catalog = Catalog(spec_source)
-    for ns_name in _ordered(list(spec_group.keys())):
-        ns_group = spec_group[ns_name]
-        if not isinstance(ns_group, h5py.Group) or not len(ns_group):
-            continue
-        versions = sorted(ns_group.keys(), key=version_key)
-        newest = versions[-1]
-        where = f"{spec_group.name}/{ns_name}/{newest}"
+    try:
+        names = list(spec_group.keys())
+    except _SPEC_DAMAGE as exc:
+        catalog.problems.append(
+            f"The cached specification in {source_name} cannot be listed ({_first_line(exc)}); "
+            "ndviewer's built-in copy of the core schema is used instead."
+        )
+        return catalog
+    for ns_name in _ordered(names):
+        where = f"{spec_group.name}/{ns_name}"
         try:
+            ns_group = spec_group[ns_name]
+            if not isinstance(ns_group, h5py.Group) or not len(ns_group):
+                continue
+            versions = sorted(ns_group.keys(), key=version_key)
+            newest = versions[-1]
+            where = f"{spec_group.name}/{ns_name}/{newest}"
             info, sources = _load_namespace_dir(ns_group[newest], where)
-        except (ValueError, json.JSONDecodeError, OSError, TypeError) as exc:
+            info.versions_cached = versions
+            trial = Catalog(spec_source)  # parse into a scratch catalogue: all or nothing
+            trial.add_namespace(info, sources)
+        except (*_SPEC_DAMAGE, RecursionError) as exc:
             # load_catalog fills the base namespaces in from the shipped fallback
             consequence = (
                 "ndviewer's built-in copy of it is used instead"
                 if ns_name in BASE_NAMESPACES
                 else "its types are shown without docs"
             )
+            reason = "JSON nested too deeply" if isinstance(exc, RecursionError) else exc
             catalog.problems.append(
                 f"The cached specification of namespace '{ns_name}' in {source_name} is broken "
-                f"({exc}); {consequence}."
+                f"({_first_line(reason)}); {consequence}."
             )
             continue
-        info.versions_cached = versions
         catalog.add_namespace(info, sources)
     return catalog
+
+
+def _first_line(reason: object) -> str:
+    text = str(reason).strip()
+    return text.splitlines()[0] if text else type(reason).__name__
 
 
 @lru_cache(maxsize=1)
@@ -394,9 +430,23 @@ def load_catalog(h5: h5py.File, source_name: str = "") -> Catalog:
     fallback so that core types still resolve; the problem is reported, not raised.
     """
     source_name = source_name or h5.filename
-    spec_group = h5.get(SPEC_GROUP)
-    is_nwb = "nwb_version" in h5.attrs or "neurodata_type" in h5.attrs or "data_type" in h5.attrs
-    if isinstance(spec_group, h5py.Group) and len(spec_group):
+    try:
+        spec_group = h5.get(SPEC_GROUP)
+        is_nwb = (
+            "nwb_version" in h5.attrs or "neurodata_type" in h5.attrs or "data_type" in h5.attrs
+        )
+    except _SPEC_DAMAGE as exc:  # damaged root metadata: describe with the built-in spec
+        catalog = fallback_catalog()
+        catalog.problems.append(
+            f"The cached specification in {source_name} cannot be read ({_first_line(exc)}); "
+            "ndviewer's built-in copy of the core schema is used instead."
+        )
+        return catalog
+    try:
+        has_spec = isinstance(spec_group, h5py.Group) and len(spec_group) > 0
+    except _SPEC_DAMAGE:
+        has_spec = isinstance(spec_group, h5py.Group)
+    if has_spec:
         catalog = load_catalog_from_group(spec_group, source_name, "file")
         fallback = fallback_catalog()
         for name in BASE_NAMESPACES:

@@ -17,7 +17,7 @@ import h5py
 
 from ndviewer.core.cache import FileIdentity
 from ndviewer.core.errors import FileOpenError
-from ndviewer.core.model.nodes import Node, node_at
+from ndviewer.core.model.nodes import DAMAGE_ERRORS, Node, node_at
 from ndviewer.core.model.values import decode_value
 
 __all__ = ["FileIdentity", "NwbFile", "check_readable", "open_h5", "open_nwb"]
@@ -131,12 +131,18 @@ class NwbFile:
 
     @property
     def is_nwb(self) -> bool:
-        attrs = self.h5.attrs
-        return "nwb_version" in attrs or attrs.get("neurodata_type") in (b"NWBFile", "NWBFile")
+        try:
+            attrs = self.h5.attrs
+            return "nwb_version" in attrs or attrs.get("neurodata_type") in (b"NWBFile", "NWBFile")
+        except DAMAGE_ERRORS:  # a damaged root header: browse as plain HDF5
+            return False
 
     @property
     def nwb_version(self) -> str | None:
-        value = self.h5.attrs.get("nwb_version")
+        try:
+            value = self.h5.attrs.get("nwb_version")
+        except DAMAGE_ERRORS:
+            return None
         return None if value is None else str(decode_value(value))
 
     def reopen(self) -> None:

@@ -12,8 +12,13 @@ dataset is open. The result is persisted in the user cache folder, keyed by file
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import gc
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
 
 import h5py
 import numpy as np
@@ -21,7 +26,7 @@ import numpy as np
 from ndviewer.core import cache
 from ndviewer.core.model.files import FileIdentity
 
-INDEX_FORMAT = 3
+INDEX_FORMAT = 4
 _TYPE_ATTR = b"neurodata_type"
 _HDMF_TYPE_ATTR = b"data_type"
 _NAMESPACE_ATTR = b"namespace"
@@ -30,16 +35,22 @@ _STRING_MTYPE = h5py.h5t.py_create(_STRING_DTYPE)
 _FLOAT_DTYPE = np.dtype(np.float64)
 
 
-@dataclass(frozen=True, slots=True)
-class IndexEntry:
-    """One object of the file as the index knows it."""
+class IndexEntry(NamedTuple):
+    """One object of the file as the index knows it.
+
+    A named tuple, not a frozen dataclass: reopening a file of 10^5 typed objects rebuilds
+    301 k entries from the persisted index, and a frozen dataclass's ``__init__`` took 0.62 s
+    of that where ``tuple.__new__`` takes 0.17 s.
+    """
 
     path: str
-    kind: str  # "group" | "dataset"
+    kind: str  # "group" | "dataset" | "external_link" | "broken_link" | "unreadable"
     neurodata_type: str | None
     namespace: str | None
     shape: tuple[int, ...] | None
     dtype: str | None
+    #: For an external link, ``"file::/path"`` as written; the entry describes the target.
+    link: str | None = None
 
 
 @dataclass(slots=True)
@@ -53,6 +64,10 @@ class SeriesFacts:
     timestamps_count: int | None = None
     first_timestamp: float | None = None
     last_timestamp: float | None = None
+    #: ``num_samples`` (ImageSeries with ``format="external"`` keep their frame count there).
+    num_samples: int | None = None
+    #: How many entries ``external_file`` lists (None: the series has none).
+    external_files: int | None = None
 
 
 @dataclass
@@ -63,6 +78,10 @@ class FileIndex:
     entries: list[IndexEntry]
     series: dict[str, SeriesFacts] = field(default_factory=dict)
     from_cache: bool = False
+    #: One sentence per object the walk could not read (damaged metadata, dangling or
+    #: unreadable external links); those objects are entries of kind "unreadable" or
+    #: "broken_link", the rest of the file is indexed as usual.
+    problems: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.by_path = {entry.path: entry for entry in self.entries}
@@ -187,26 +206,97 @@ class _Walker:
         self.accept_data_type = "neurodata_type" not in h5.attrs
         self.entries: list[IndexEntry] = []
         self.series: dict[str, SeriesFacts] = {}
+        self.problems: list[str] = []
+        self.filename = h5.filename
+        self.follow_external = True
 
     def walk(self, start: str) -> None:
-        """Record ``start`` and everything below it."""
-        self.record_one(start)  # h5py's visit leaves out the starting object itself
-        prefix = "" if start == "/" else start.lstrip("/")
-        group_id = self.file_id if start == "/" else h5py.h5g.open(self.file_id, prefix.encode())
-        base = b"" if start == "/" else prefix.encode() + b"/"
+        """Record ``start`` and everything below it.
 
-        def visit(name: bytes, info: h5py.h5o.ObjInfo) -> None:
-            if name != b".":
-                self.record(base + name, info)
-            return None
+        HDF5's own H5Ovisit is the fast road. Damaged metadata (a bad B-tree or heap, an
+        invalid link name) makes it raise part-way; the walk then goes again, group by group,
+        through :meth:`walk_carefully`, which turns each unreadable object into an
+        "unreadable" entry and keeps every readable one.
+        """
+        mark = len(self.entries), dict(self.series), len(self.problems)
+        try:
+            self.record_one(start)  # h5py's visit leaves out the starting object itself
+            prefix = "" if start == "/" else start.lstrip("/")
+            group_id = (
+                self.file_id if start == "/" else h5py.h5g.open(self.file_id, prefix.encode())
+            )
+            base = b"" if start == "/" else prefix.encode() + b"/"
 
-        h5py.h5o.visit(group_id, visit, info=True)
+            def visit(name: bytes, info: h5py.h5o.ObjInfo) -> None:
+                if name != b".":
+                    self.record(base + name, info)
+                return None
+
+            h5py.h5o.visit(group_id, visit, info=True)
+        except _DAMAGE as exc:
+            del self.entries[mark[0] :]
+            self.series = mark[1]
+            del self.problems[mark[2] :]
+            log_reason = _reason(exc)
+            self.walk_carefully(start, first_failure=log_reason)
+
+    def walk_carefully(self, start: str, first_failure: str | None = None) -> None:
+        """Group by group, one ``try`` per object: slower, but a damaged object costs only
+        itself. Objects are met once each (by address), so hard-link cycles end."""
+        seen: set[tuple[int, int]] = set()
+        stack = [start.lstrip("/").encode()]
+        while stack:
+            name = stack.pop()
+            shown = "/" + name.decode("utf-8", "replace")
+            try:
+                info = h5py.h5o.get_info(self.file_id, name or b".")
+            except _DAMAGE as exc:
+                self._unreadable(shown, _reason(exc))
+                continue
+            key = (info.fileno, info.addr)
+            if key in seen:
+                continue
+            seen.add(key)
+            before = len(self.entries)
+            self.record(name, info)
+            if info.type != h5py.h5o.TYPE_GROUP or len(self.entries) == before:
+                continue
+            if self.entries[-1].kind == "unreadable":
+                continue
+            try:
+                group_id = self.file_id if not name else h5py.h5g.open(self.file_id, name)
+                children = _child_names(group_id)
+            except _DAMAGE as exc:
+                self._unreadable(shown, f"its members cannot be listed ({_reason(exc)})")
+                continue
+            prefix = name + b"/" if name else b""
+            for child in reversed(children):
+                link_name = prefix + child
+                try:
+                    link_type = group_id.links.get_info(child).type
+                except _DAMAGE as exc:
+                    self._unreadable("/" + link_name.decode("utf-8", "replace"), _reason(exc))
+                    continue
+                if link_type != h5py.h5l.TYPE_HARD:  # soft and external links: see below
+                    continue
+                stack.append(link_name)
+
+    def _unreadable(self, path: str, reason: str) -> None:
+        self.entries.append(IndexEntry(path, "unreadable", None, None, None, None))
+        self.problems.append(f"{self.filename}: {path} is unreadable ({reason}).")
 
     def record_one(self, path: str) -> None:
         name = path.lstrip("/").encode() or b"."
         self.record(b"" if name == b"." else name, h5py.h5o.get_info(self.file_id, name))
 
     def record(self, name: bytes, info: h5py.h5o.ObjInfo) -> None:
+        """Record one object; a damaged one becomes an "unreadable" entry, not an error."""
+        try:
+            self._record(name, info)
+        except _DAMAGE as exc:
+            self._unreadable("/" + name.decode("utf-8", "replace"), _reason(exc))
+
+    def _record(self, name: bytes, info: h5py.h5o.ObjInfo) -> None:
         if self.skip_specifications and (
             name == b"specifications" or name.startswith(b"specifications/")
         ):
@@ -230,20 +320,153 @@ class _Walker:
             return
         dataset_id = h5py.h5d.open(self.file_id, name)
         shape = dataset_id.shape
-        self.entries.append(
-            IndexEntry(
-                path,
-                "dataset",
-                neurodata_type,
-                namespace,
-                shape,
-                _dtype_name(dataset_id.get_type()),
-            )
-        )
+        dtype = _dtype_name(dataset_id.get_type())
         parent, _, leaf = path.rpartition("/")
         facts = self.series.get(parent)
         if facts is not None:
             _collect_series_fact(facts, leaf, dataset_id, shape)
+        self.entries.append(IndexEntry(path, "dataset", neurodata_type, namespace, shape, dtype))
+
+
+# -- links into other files ------------------------------------------------------------------
+def external_links(h5: h5py.File) -> list[tuple[str, str, str]]:
+    """(link path, target file as written, target object path) of every external link.
+
+    H5Ovisit walks objects through hard links only, so a series kept in a sibling file is
+    invisible to it; H5Lvisit lists every link by name without following any.
+    """
+    found: list[tuple[str, str, str]] = []
+    group_ids = {}
+
+    def visit(name: bytes, info) -> None:
+        if info.type == h5py.h5l.TYPE_EXTERNAL:
+            parent, _, leaf = name.rpartition(b"/")
+            try:
+                group_id = group_ids.get(parent)
+                if group_id is None:
+                    group_id = h5.id if not parent else h5py.h5g.open(h5.id, parent)
+                    group_ids[parent] = group_id
+                target_file, target_path = group_id.links.get_val(leaf)
+            except _DAMAGE:
+                return None
+            found.append(
+                (
+                    "/" + name.decode("utf-8", "replace"),
+                    os.fsdecode(target_file),
+                    target_path.decode("utf-8", "replace"),
+                )
+            )
+        return None
+
+    try:
+        h5.id.links.visit(visit, info=True)
+    except _DAMAGE:
+        pass  # the object walk has already named what is damaged
+    return found
+
+
+def resolve_link_file(linking_file: str, target_file: str) -> Path:
+    """The target of an external link, resolved as HDF5 would from the linking file's
+    folder (not from wherever ndviewer was started)."""
+    target = Path(target_file)
+    if not target.is_absolute():
+        target = Path(os.path.abspath(linking_file)).parent / target
+    return Path(os.path.normpath(target))
+
+
+def _follow_external_links(
+    h5: h5py.File, walker: _Walker, links: list[tuple[str, str, str]] | None = None
+) -> None:
+    """Index what each external link points to, under the link's own path.
+
+    The target file is opened read-only for the walk and closed again; a link whose file or
+    object is missing (or unreadable) is a "broken_link" entry and one problem sentence.
+    Links found inside a target are listed but not followed (no cycles across files).
+    """
+    opened: dict[Path, h5py.File | None] = {}
+    try:
+        for link_path, target_file, target_path in external_links(h5) if links is None else links:
+            if walker.skip_specifications and link_path.startswith("/specifications"):
+                continue
+            written = f"{target_file}::{target_path}"
+            resolved = resolve_link_file(h5.filename, target_file)
+            reason = None
+            if resolved not in opened:
+                try:
+                    opened[resolved] = h5py.File(resolved, "r", locking=False)
+                except (OSError, ValueError) as exc:
+                    opened[resolved] = None
+                    reason = (
+                        "the file does not exist"
+                        if not resolved.exists()
+                        else f"it cannot be read ({_reason(exc)})"
+                    )
+            target = opened[resolved]
+            if target is None:
+                reason = reason or (
+                    "the file does not exist" if not resolved.exists() else "it cannot be read"
+                )
+                reason = f"{resolved}: {reason}"
+            elif target_path.strip("/") and target_path not in target:
+                reason = f"{resolved} has no object {target_path}"
+            if reason is not None:
+                walker.entries.append(
+                    IndexEntry(link_path, "broken_link", None, None, None, None, written)
+                )
+                walker.problems.append(
+                    f"{walker.filename}: the external link {link_path} points to {written}, "
+                    f"which cannot be followed ({reason})."
+                )
+                continue
+            sub = _Walker(target, walker.series_types, skip_specifications=False)
+            sub.walk(target_path if target_path.startswith("/") else "/" + target_path)
+            walker.problems.extend(sub.problems)
+            source_root = "/" + target_path.strip("/") if target_path.strip("/") else ""
+            for number, entry in enumerate(sub.entries):
+                rebased = (
+                    link_path + entry.path[len(source_root) :]
+                    if source_root
+                    else (link_path + entry.path if entry.path != "/" else link_path)
+                )
+                walker.entries.append(
+                    IndexEntry(
+                        rebased,
+                        entry.kind,
+                        entry.neurodata_type,
+                        entry.namespace,
+                        entry.shape,
+                        entry.dtype,
+                        written if number == 0 else entry.link,
+                    )
+                )
+            for series_path, facts in sub.series.items():
+                rebased = (
+                    link_path + series_path[len(source_root) :]
+                    if source_root
+                    else (link_path + series_path if series_path != "/" else link_path)
+                )
+                walker.series[rebased] = facts
+    finally:
+        for handle in opened.values():
+            if handle is not None:
+                handle.close()
+
+
+#: What h5py raises on damaged metadata ("bad symbol table node signature", "wrong B-tree
+#: signature", "message not aligned", "invalid link name", "too many links"…).
+_DAMAGE = (RuntimeError, OSError, KeyError, ValueError, TypeError, UnicodeDecodeError)
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of an HDF5 error, without h5py's "Unable to …" boilerplate prefix."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text.strip().rstrip(".") or type(exc).__name__
+
+
+def _child_names(group_id: h5py.h5g.GroupID) -> list[bytes]:
+    names: list[bytes] = []
+    group_id.links.iterate(lambda name: names.append(name) and None)
+    return names
 
 
 def build_index(
@@ -256,7 +479,8 @@ def build_index(
     """
     walker = _Walker(h5, frozenset(series_types), skip_specifications)
     walker.walk("/")
-    index = FileIndex(None, walker.entries, walker.series)
+    _follow_external_links(h5, walker)
+    index = FileIndex(None, walker.entries, walker.series, problems=walker.problems)
     _complete_linked_series(h5, index)
     return index
 
@@ -313,7 +537,35 @@ def _plan_units(h5: h5py.File, want: int) -> tuple[list[str], list[str], int]:
                 else:
                     shallow.append(child_path)
         frontier = next_frontier
-    return shallow, frontier, estimate
+    return shallow, frontier, estimate + _deeper_estimate(h5, frontier)
+
+
+def _deeper_estimate(h5: h5py.File, units: list[str], sample: int = 8, per_unit: int = 4) -> int:
+    """Objects one level below the units' members, extrapolated from a few of them.
+
+    The plan stops descending once it has enough units, so its count covers only the units'
+    own members: a file of 100 modules x 10 containers x 100 series was estimated at 1,102
+    objects (it has 301 k) and walked in one process. Sampling a few members' sizes and
+    scaling by the units' member counts puts the estimate in the right order of magnitude.
+    """
+    member_counts: list[int] = []
+    sizes: list[int] = []
+    step = max(1, len(units) // sample)
+    for unit in units[::step][:sample]:
+        group = h5py.h5g.open(h5.id, unit.lstrip("/").encode())
+        members = group.get_num_objs()
+        member_counts.append(members)
+        for position in range(min(members, per_unit)):
+            if group.get_objtype_by_idx(position) == h5py.h5g.GROUP:
+                name = group.get_objname_by_idx(position)
+                sizes.append(h5py.h5g.open(group, name).get_num_objs())
+            else:
+                sizes.append(0)
+    if not member_counts or not sizes:
+        return 0
+    mean_members = sum(member_counts) / len(member_counts)
+    mean_size = sum(sizes) / len(sizes)
+    return int(len(units) * mean_members * mean_size)
 
 
 _worker_file: h5py.File | None = None
@@ -329,7 +581,7 @@ def _walk_units(path: str, units: list[str], series_types: frozenset[str]):
     walker = _Walker(_worker_file, series_types)
     for unit in units:
         walker.walk(unit)
-    return walker.entries, walker.series
+    return walker.entries, walker.series, walker.problems
 
 
 def build_index_parallel(
@@ -341,16 +593,19 @@ def build_index_parallel(
 ) -> FileIndex:
     """``build_index`` split across worker processes when the file has ``min_objects`` or more
     objects below its first levels (fewer are walked here, in one go)."""
-    shallow, units, estimate = _plan_units(h5, want=8 * workers)
+    try:
+        shallow, units, estimate = _plan_units(h5, want=8 * workers)
+        sizes = [
+            (h5py.h5g.open(h5.id, unit.lstrip("/").encode()).get_num_objs(), unit) for unit in units
+        ]
+    except _DAMAGE:  # damaged near the top: the careful single-process walk names it
+        return build_index(h5, series_types)
     if estimate < min_objects or not units:
         return build_index(h5, series_types)
     import concurrent.futures
     import multiprocessing
 
     # deal units round-robin by size so both workers get a similar share
-    sizes = []
-    for unit in units:
-        sizes.append((h5py.h5g.open(h5.id, unit.lstrip("/").encode()).get_num_objs(), unit))
     sizes.sort(reverse=True)
     batches: list[list[str]] = [[] for _ in range(workers * 2)]
     for i, (_, unit) in enumerate(sizes):
@@ -369,17 +624,18 @@ def build_index_parallel(
         walker = _Walker(h5, frozenset(series_types))
         for path in shallow:
             walker.record_one(path)
-        entries = list(walker.entries)
-        series = dict(walker.series)
+        links = external_links(h5)  # while the workers walk (H5Lvisit: ~25 % of a walk)
         for future in futures:
-            sub_entries, sub_series = future.result()
-            entries.extend(sub_entries)
-            series.update(sub_series)
+            sub_entries, sub_series, sub_problems = future.result()
+            walker.entries.extend(sub_entries)
+            walker.series.update(sub_series)
+            walker.problems.extend(sub_problems)
     finally:
         if own:
             executor.shutdown(wait=False, cancel_futures=True)
-    entries.sort(key=_walk_order)
-    index = FileIndex(None, entries, series)
+    _follow_external_links(h5, walker, links)
+    entries = sorted(walker.entries, key=_walk_order)
+    index = FileIndex(None, entries, walker.series, problems=walker.problems)
     _complete_linked_series(h5, index)
     return index
 
@@ -402,6 +658,11 @@ def _collect_series_fact(
     elif leaf == "starting_time":
         facts.starting_time = _read_scalar_float(dataset_id)
         facts.rate = _read_float_attr(dataset_id, b"rate")
+    elif leaf == "num_samples":
+        value = _read_scalar_float(dataset_id)
+        facts.num_samples = int(value) if value is not None and value >= 0 else None
+    elif leaf == "external_file":
+        facts.external_files = int(shape[0]) if shape else 1
     elif leaf == "timestamps":
         n = shape[0] if shape else 0
         facts.timestamps_count = n
@@ -424,24 +685,46 @@ def _complete_linked_series(h5: h5py.File, index: FileIndex) -> None:
         ):
             if not missing:
                 continue
-            group = group if group is not None else h5.get(path)
-            dataset = group.get(leaf) if group is not None else None
-            if isinstance(dataset, h5py.Dataset):
-                _collect_series_fact(facts, leaf, dataset.id, dataset.shape)
+            try:  # a link cycle or damaged link raises: the fact stays unknown
+                group = group if group is not None else h5.get(path)
+                dataset = group.get(leaf) if group is not None else None
+                if isinstance(dataset, h5py.Dataset):
+                    _collect_series_fact(facts, leaf, dataset.id, dataset.shape)
+            except _DAMAGE:
+                continue
 
 
 # -- persistence ------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while hundreds of thousands of tuples are made.
+
+    Those allocations trigger collections that walk every object made so far (none of which
+    can be garbage yet): reopening a file of 10^5 typed objects took 0.72 s, 0.28 s with the
+    collector paused.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load_cached_index(identity: FileIdentity) -> FileIndex | None:
     """The persisted index if it was built from this very file (same path, size and mtime)."""
-    payload = cache.load("index", identity, str(INDEX_FORMAT))
-    if payload is None:
-        return None
-    try:
-        entries = [IndexEntry(*row) for row in payload["entries"]]
-        series = {path: SeriesFacts(*row) for path, row in payload["series"].items()}
-    except (KeyError, TypeError):
-        return None
-    return FileIndex(identity, entries, series, from_cache=True)
+    with _gc_paused():
+        payload = cache.load("index", identity, str(INDEX_FORMAT))
+        if payload is None:
+            return None
+        try:
+            entries = list(map(IndexEntry._make, payload["entries"]))
+            series = {path: SeriesFacts(*row) for path, row in payload["series"].items()}
+            problems = list(payload.get("problems", []))
+        except (KeyError, TypeError):
+            return None
+        return FileIndex(identity, entries, series, from_cache=True, problems=problems)
 
 
 def save_index(index: FileIndex) -> None:
@@ -452,10 +735,8 @@ def save_index(index: FileIndex) -> None:
         index.identity,
         str(INDEX_FORMAT),
         {
-            "entries": [
-                (e.path, e.kind, e.neurodata_type, e.namespace, e.shape, e.dtype)
-                for e in index.entries
-            ],
+            "entries": [tuple(e) for e in index.entries],
+            "problems": index.problems,
             "series": {
                 p: (
                     f.data_shape,
@@ -465,6 +746,8 @@ def save_index(index: FileIndex) -> None:
                     f.timestamps_count,
                     f.first_timestamp,
                     f.last_timestamp,
+                    f.num_samples,
+                    f.external_files,
                 )
                 for p, f in index.series.items()
             },

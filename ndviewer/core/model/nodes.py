@@ -7,6 +7,7 @@ tree view therefore touches only the rows on screen, whatever the number of obje
 
 from __future__ import annotations
 
+import os
 import posixpath
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -29,6 +30,48 @@ DATASET = "dataset"
 SOFT_LINK = "soft_link"
 EXTERNAL_LINK = "external_link"
 BROKEN_LINK = "broken_link"
+#: An object whose metadata HDF5 cannot read (damaged header, B-tree, heap, a link cycle):
+#: one unreadable node, never a failed file.
+UNREADABLE = "unreadable"
+#: What h5py raises on damaged metadata or link trouble ("too many links", "bad symbol
+#: table node signature", "wrong B-tree signature", "invalid link name"…).
+DAMAGE_ERRORS = (RuntimeError, OSError, KeyError, ValueError, TypeError, UnicodeDecodeError)
+
+
+def damage_reason(exc: BaseException) -> str:
+    """The first line of an HDF5 error, for a one-sentence message."""
+    text = str(exc).splitlines()[0].strip() if str(exc) else ""
+    return text.rstrip(".") or type(exc).__name__
+
+
+def _link_access(h5: h5py.File) -> h5py.h5p.PropLAID:
+    """Link access that resolves relative external links from the linking file's folder
+    first (as HDF5 would after the working directory), so what a link shows does not depend
+    on where ndviewer was started."""
+    lapl = h5py.h5p.create(h5py.h5p.LINK_ACCESS)
+    folder = os.path.dirname(os.path.abspath(os.fsdecode(h5.filename)))
+    lapl.set_elink_prefix(os.fsencode(folder) + b"/")
+    return lapl
+
+
+def open_object(h5: h5py.File, path: str) -> h5py.Group | h5py.Dataset:
+    """The object at ``path``, following external links from the linking file's folder.
+
+    Raises ``KeyError`` when there is none, and h5py's own errors on damaged metadata.
+    """
+    if path == "/":
+        return h5
+    name = path.lstrip("/").encode("utf-8", "surrogateescape")
+    try:
+        object_id = h5py.h5o.open(h5.id, name, lapl=_link_access(h5))
+    except KeyError:
+        raise KeyError(f"{path} does not exist in {h5.filename}") from None
+    if isinstance(object_id, h5py.h5g.GroupID):
+        return h5py.Group(object_id)
+    if isinstance(object_id, h5py.h5d.DatasetID):
+        return h5py.Dataset(object_id)
+    raise KeyError(f"{path} is neither a group nor a dataset")
+
 
 _FILTER_NAMES = {
     1: "gzip",
@@ -106,8 +149,18 @@ class Node:
 
     # -- lazy details -----------------------------------------------------------------------
     def _load(self) -> _Details:
+        """Read this node's details once; damaged metadata makes it an UNREADABLE node with
+        the reason, never an exception (the tree, the panels and ``info`` go on)."""
         if self._details is not None:
             return self._details
+        try:
+            details = self._read_details()
+        except DAMAGE_ERRORS as exc:
+            details = _Details(UNREADABLE, error=f"unreadable: {damage_reason(exc)}")
+        self._details = details
+        return details
+
+    def _read_details(self) -> _Details:
         h5 = self.file.h5
         details: _Details
         link = None if self.path == "/" else h5.get(self.path, getlink=True)
@@ -132,12 +185,17 @@ class Node:
         elif isinstance(link, h5py.ExternalLink):
             target = f"{link.filename}::{link.path}"
             try:
-                obj = h5.get(self.path)
-            except (OSError, KeyError) as exc:
+                obj = open_object(h5, self.path)
+            except DAMAGE_ERRORS as exc:
                 obj = None
-                reason = str(exc).splitlines()[0] if str(exc) else "unreadable"
-            else:
-                reason = "target file or object not found"
+                folder = os.path.dirname(os.path.abspath(os.fsdecode(h5.filename)))
+                resolved = os.path.normpath(os.path.join(folder, link.filename))
+                if not os.path.exists(resolved):
+                    reason = f"{resolved} does not exist"
+                elif isinstance(exc, KeyError):
+                    reason = f"{resolved} has no object {link.path}"
+                else:
+                    reason = f"{resolved} cannot be read ({damage_reason(exc)})"
             if obj is None:
                 details = _Details(
                     BROKEN_LINK, link_target=target, error=f"external link to {target}: {reason}"
@@ -146,9 +204,8 @@ class Node:
                 details = self._describe(obj, EXTERNAL_LINK)
                 details.link_target = target
         else:
-            obj = h5[self.path]
+            obj = open_object(h5, self.path)
             details = self._describe(obj, GROUP if isinstance(obj, h5py.Group) else DATASET)
-        self._details = details
         return details
 
     @staticmethod
@@ -172,11 +229,16 @@ class Node:
     @property
     def is_group(self) -> bool:
         """True for groups and for links that resolve to groups."""
-        return isinstance(self.h5obj(), h5py.Group) if self.kind != BROKEN_LINK else False
+        return isinstance(self.h5obj(), h5py.Group) if self.readable else False
 
     @property
     def is_dataset(self) -> bool:
-        return isinstance(self.h5obj(), h5py.Dataset) if self.kind != BROKEN_LINK else False
+        return isinstance(self.h5obj(), h5py.Dataset) if self.readable else False
+
+    @property
+    def readable(self) -> bool:
+        """False for broken links and damaged objects (their ``error`` says why)."""
+        return self.kind not in (BROKEN_LINK, UNREADABLE)
 
     @property
     def neurodata_type(self) -> str | None:
@@ -196,7 +258,7 @@ class Node:
 
     @property
     def error(self) -> str | None:
-        """Why this node cannot be read (broken links), else None."""
+        """Why this node cannot be read (broken links, damaged objects), else None."""
         return self._load().error
 
     @property
@@ -255,22 +317,26 @@ class Node:
         if obj is None:
             return {}
         out: dict[str, Any] = {}
-        for key in obj.attrs:
+        try:
+            keys = list(obj.attrs)
+        except DAMAGE_ERRORS as exc:
+            return {"(attributes)": f"<unreadable: {damage_reason(exc)}>"}
+        for key in keys:
             try:
                 out[key] = decode_value(obj.attrs[key], self.file.h5)
-            except (OSError, TypeError, ValueError) as exc:
-                out[key] = f"<unreadable attribute: {exc}>"
+            except DAMAGE_ERRORS as exc:
+                out[key] = f"<unreadable attribute: {damage_reason(exc)}>"
         return out
 
     def h5obj(self) -> h5py.Group | h5py.Dataset | None:
         """The h5py object (the target, for links); None for broken links."""
-        if self._load().kind == BROKEN_LINK:
+        if not self.readable:
             return None
         if self.path == "/":
             return self.file.h5
         try:
-            return self.file.h5[self.path]
-        except (KeyError, OSError):
+            return open_object(self.file.h5, self.path)
+        except DAMAGE_ERRORS:
             return None
 
     # -- children ---------------------------------------------------------------------------
@@ -279,7 +345,14 @@ class Node:
         if self._child_names is None:
             if self.path == "/" or self.kind in (GROUP, EXTERNAL_LINK):
                 obj = self.h5obj()
-                self._child_names = list(obj.keys()) if isinstance(obj, h5py.Group) else []
+                try:
+                    self._child_names = list(obj.keys()) if isinstance(obj, h5py.Group) else []
+                except DAMAGE_ERRORS as exc:  # a damaged member list: this node shows none
+                    self._child_names = []
+                    self._details = _Details(
+                        UNREADABLE,
+                        error=f"unreadable: its members cannot be listed ({damage_reason(exc)})",
+                    )
             else:
                 self._child_names = []
         return self._child_names

@@ -35,7 +35,7 @@ import numpy as np
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.model.nodes import h5_object
 from ndviewer.core.model.values import decode_value
-from ndviewer.core.signal.chunk_reader import ChunkReader, shared_decode_pool
+from ndviewer.core.signal.chunk_reader import ChunkReader, check_allocation, shared_decode_pool
 
 
 class ImageDataError(NdviewerError):
@@ -356,6 +356,8 @@ class SeriesSource(ImageSource):
         self.n_frames = stored
         #: Frames the series declares, including external ones (num_samples / timestamps).
         self.n_frames_declared = count
+        if stored:
+            check_allocation(data.shape[1:], data.dtype, f"one frame of {series.name}")
         self._geometry = frame_geometry(data.shape[1:], color, data.dtype) if stored else None
         attrs = data.attrs if data is not None else {}
         self.unit = str(decode_value(attrs.get("unit", "")) or "")

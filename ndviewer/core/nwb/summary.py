@@ -14,7 +14,7 @@ import h5py
 
 from ndviewer.core.model.files import NwbFile
 from ndviewer.core.model.index import FileIndex, SeriesFacts, file_index
-from ndviewer.core.model.nodes import read_type_attrs
+from ndviewer.core.model.nodes import DAMAGE_ERRORS, read_type_attrs
 from ndviewer.core.model.values import decode_value
 
 SESSION_FIELDS = ("session_description", "identifier", "session_start_time")
@@ -53,12 +53,13 @@ def parse_iso_datetime(text: str) -> dt.datetime | None:
 
 
 def _small_value(h5: h5py.File, path: str) -> Any:
-    obj = h5.get(path)
-    if not isinstance(obj, h5py.Dataset) or (obj.size or 0) > _MAX_HEADER_ELEMENTS:
-        return None
+    """A small header value, or None when absent, too large or unreadable (damaged)."""
     try:
+        obj = h5.get(path)
+        if not isinstance(obj, h5py.Dataset) or (obj.size or 0) > _MAX_HEADER_ELEMENTS:
+            return None
         return decode_value(obj[()], h5)
-    except (OSError, TypeError, ValueError):
+    except DAMAGE_ERRORS:
         return None
 
 
@@ -82,7 +83,10 @@ def general_info(file: NwbFile) -> dict[str, Any]:
 
 
 def subject_info(file: NwbFile) -> dict[str, Any] | None:
-    if "/general/subject" not in file.h5:
+    try:
+        if "/general/subject" not in file.h5:
+            return None
+    except DAMAGE_ERRORS:
         return None
     return {name: _small_value(file.h5, f"/general/subject/{name}") for name in SUBJECT_FIELDS}
 
@@ -141,21 +145,33 @@ def find_typed_paths(file: NwbFile, base: str, index: FileIndex | None = None) -
     return found
 
 
-def series_numbers(facts: SeriesFacts) -> dict[str, Any]:
-    """n_samples, n_channels, rate, starting_time, duration (s) and unit of one series.
+def series_numbers(facts: SeriesFacts, is_image: bool = False) -> dict[str, Any]:
+    """n_samples, n_channels, rate, starting_time, duration (s), unit and frame shape.
 
     Channels: 1 for 1-D data, the second dimension for 2-D data, the product of the non-time
-    dimensions beyond that (pixels of an image series). Duration: samples / rate for a regular
-    series, last - first timestamp for an irregular one.
+    dimensions beyond that. For an image series (``is_image``) a sample is a frame and
+    ``frame_shape`` gives its non-time dimensions (e.g. ``[128, 128]``); it is None for
+    other series. An image series kept in external files stores a placeholder ``data`` of
+    shape ``(0, 0, 0)``: its frame count comes from ``num_samples``, else from the number of
+    timestamps. Duration: samples / rate for a regular series, last - first timestamp for
+    an irregular one.
     """
     shape = facts.data_shape
     n_samples = int(shape[0]) if shape else 0
+    if n_samples == 0 and facts.num_samples:
+        n_samples = facts.num_samples
+    elif n_samples == 0 and facts.external_files and facts.timestamps_count:
+        n_samples = facts.timestamps_count
     if not shape or len(shape) == 1:
         n_channels = 1
     else:
         n_channels = 1
         for extent in shape[1:]:
             n_channels *= int(extent)
+    frame_shape = [int(extent) for extent in shape[1:]] if is_image and shape else None
+    if frame_shape is not None and facts.external_files and not any(frame_shape):
+        frame_shape = None  # the placeholder says nothing about the video's frames
+        n_channels = 1
     duration = None
     starting_time = facts.starting_time
     if facts.rate:
@@ -173,6 +189,8 @@ def series_numbers(facts: SeriesFacts) -> dict[str, Any]:
         "starting_time": starting_time,
         "duration": duration,
         "unit": facts.unit,
+        "frame_shape": frame_shape,
+        "external_files": facts.external_files,
     }
 
 
@@ -219,7 +237,9 @@ def file_summary(file: NwbFile, index: FileIndex | None = None) -> dict[str, Any
     catalog = file.catalog
     session = session_info(file) if file.is_nwb else dict.fromkeys(SESSION_FIELDS)
     file.problems.extend(
-        p for p in missing_namespace_problems(file, index) if p not in file.problems
+        p
+        for p in [*index.problems, *missing_namespace_problems(file, index)]
+        if p not in file.problems
     )
     objects = [
         {
@@ -229,17 +249,20 @@ def file_summary(file: NwbFile, index: FileIndex | None = None) -> dict[str, Any
             "kind": e.kind,
             "shape": list(e.shape) if e.shape is not None else None,
             "dtype": e.dtype,
+            "link": e.link,
         }
         for e in index.typed
     ]
     series = []
     for path, facts in sorted(index.series.items()):
         entry = index.by_path.get(path)
+        neurodata_type = entry.neurodata_type if entry else None
+        is_image = catalog.is_a(neurodata_type, "ImageSeries")
         series.append(
             {
                 "path": path,
-                "neurodata_type": entry.neurodata_type if entry else None,
-                **series_numbers(facts),
+                "neurodata_type": neurodata_type,
+                **series_numbers(facts, is_image),
             }
         )
     return {
@@ -250,4 +273,6 @@ def file_summary(file: NwbFile, index: FileIndex | None = None) -> dict[str, Any
         "session": session,
         "objects": objects,
         "series": series,
+        # what a script needs to tell a described-with-problems file from a clean one
+        "problems": [p for p in file.problems if p not in catalog.notices],
     }

@@ -28,7 +28,39 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import h5py
 import numpy as np
 
+from ndviewer.core.errors import NdviewerError
 from ndviewer.core.signal.inflate import inflate
+
+#: No single read may allocate more than this, whatever the dataset declares (a damaged or
+#: hostile file can declare 1e5 x 1e5 x 1e5 elements; a view never needs more than this).
+MAX_READ_BYTES = 1 << 30
+
+
+class ReadTooLargeError(NdviewerError):
+    """A read would allocate more memory than a view may use (see :func:`read_limit`)."""
+
+
+def read_limit() -> int:
+    """Bytes one read may allocate: :data:`MAX_READ_BYTES`, or half the memory that is free
+    now when that is less."""
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return MAX_READ_BYTES
+    return max(64 << 20, min(MAX_READ_BYTES, free // 2))
+
+
+def check_allocation(shape: tuple[int, ...], dtype: np.dtype, what: str) -> None:
+    """Raise ``ReadTooLargeError`` naming ``what`` if an array of ``shape`` is too large."""
+    nbytes = int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
+    limit = read_limit()
+    if nbytes > limit:
+        raise ReadTooLargeError(
+            f"{what} would need {nbytes / 2**30:,.1f} GiB in memory at once, more than the "
+            f"{limit / 2**30:.1f} GiB a view may use (the dataset declares shape "
+            f"{tuple(int(n) for n in shape)})."
+        )
+
 
 #: HDF5 filter identifiers this module decodes itself.
 FILTER_DEFLATE = 1
@@ -251,6 +283,11 @@ class ChunkReader:
         stop = start + 1 if stop is None else int(stop)
         if not 0 <= start <= stop <= n:
             raise IndexError(f"slab {start}:{stop} is outside axis 0 of length {n}")
+        check_allocation(
+            (stop - start, *self.shape[1:]),
+            self.dtype,
+            f"reading {start}:{stop} of {self._ds.name}",
+        )
         return start, stop
 
     def _chunk_offsets(self, start: int, stop: int) -> Iterator[tuple[int, ...]]:

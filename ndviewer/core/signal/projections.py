@@ -15,6 +15,7 @@ are exact in float64 (below 2**53), and the shift removes the cancellation that 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -29,6 +30,11 @@ PROJECTION_KINDS = ("mean", "max", "min", "std")
 #: that a few in flight stay cheap. Frames of half this size or more go one chunk row at a
 #: time, which the chunk reader hands over without copying.
 SLAB_BYTES = 8 * 1024 * 1024
+#: What the slabs in flight and their partial reductions may hold together. Each partial of a
+#: std pass is two float64 frames (4x a uint16 frame) on top of its slab, so on large frames
+#: (2048 x 2048) a fixed "two per core" in flight held over 1 GB; the number in flight is
+#: derived from this budget instead (at least one, so a pass always progresses).
+IN_FLIGHT_BYTES = 96 * 1024 * 1024
 
 
 @dataclass
@@ -141,7 +147,9 @@ def compute_projections(
     slabs = list(reader.iter_slabs(start, stop, max_items=max(1, SLAB_BYTES // frame_bytes)))
     total = _Partial(count=0)
     done = 0
-    pass_ = map_slabs(reader, slabs, reduce_slab)
+    pass_ = map_slabs(
+        reader, slabs, reduce_slab, max_in_flight=_in_flight(reader, slabs, kinds, exact_int)
+    )
     try:
         for part in pass_:
             _accumulate(total, part)
@@ -153,6 +161,25 @@ def compute_projections(
     finally:
         pass_.close()
     return Projections(start, stop, _finish(total, kinds, reference))
+
+
+def _in_flight(
+    reader: ChunkReader, slabs: list[tuple[int, int]], kinds: tuple[str, ...], exact_int: bool
+) -> int:
+    """How many slabs may be decoded and reduced ahead: as many as fit in
+    :data:`IN_FLIGHT_BYTES` (slab + its partial sums + one frame of float64 scratch), at
+    most two per core, at least one."""
+    pixels = max(1, reader.frame_nbytes() // max(1, reader.dtype.itemsize))
+    items = max((hi - lo for lo, hi in slabs), default=1)
+    partial = 0
+    if "std" in kinds:
+        partial += pixels * 8 * 3  # two float64 sums and the per-frame difference
+    elif "mean" in kinds:
+        partial += pixels * 8 if exact_int or reader.dtype.itemsize <= 8 else pixels * 16
+    partial += reader.frame_nbytes() * (("max" in kinds) + ("min" in kinds))
+    per_slab = items * reader.frame_nbytes() + partial
+    most = 2 * (os.cpu_count() or 2)
+    return max(1, min(most, IN_FLIGHT_BYTES // max(1, per_slab)))
 
 
 def _accumulate(total: _Partial, part: _Partial) -> None:
