@@ -88,3 +88,37 @@ def test_hdf5plugin_filters_are_registered(tmp_path):
         np.testing.assert_array_equal(zstd.h5obj()[()], values)
         assert file.node("/blosc").compression == "blosc"
         np.testing.assert_array_equal(file.node("/blosc").h5obj()[50], values[50])
+
+
+def test_file_open_for_writing_elsewhere_is_explained_not_raw_hdf5(tmp_path):
+    """A file another process holds open for writing (latest format, consistency flags set)
+    used to show HDF5's raw "file is already open for write (may use <h5clear file>…)"."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "being_written.nwb"
+    with h5py.File(path, "w", libver="latest") as h5:
+        h5["x"] = [1, 2]
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, h5py; f = h5py.File(sys.argv[1], 'a', locking=False); "
+            "print('open', flush=True); sys.stdin.read()",
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout.readline().strip() == "open"
+        with pytest.raises(FileOpenError) as caught:
+            open_h5(path)
+    finally:
+        writer.communicate("", timeout=30)
+    message = caught.value.message
+    assert message.startswith(f"Cannot open {path}: another program has it open for writing")
+    assert "Unable to synchronously" not in message and "<h5clear" not in message
+    with open_h5(path) as h5:  # closed by the writer: readable again, contents intact
+        assert list(h5["x"][()]) == [1, 2]

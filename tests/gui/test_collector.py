@@ -40,7 +40,7 @@ def test_cycles_are_freed_by_the_gui_thread_timer_only(qtbot) -> None:
 
         qtbot.waitUntil(freed, timeout=2000)
         assert _Node.last_thread == threading.main_thread().name
-        del junk
+        junk.clear()
     finally:
         collector.uninstall()
         collector.deleteLater()

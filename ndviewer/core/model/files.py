@@ -92,6 +92,13 @@ def open_h5(path: str | os.PathLike) -> h5py.File:
                 "the file is truncated or damaged (it may have been copied incompletely, or "
                 "the program writing it stopped before closing it)"
             )
+        elif "already open for write" in text or "consistency flags" in text:
+            # HDF5 1.10+ marks the superblock while a program writes with the latest format
+            reason = (
+                "another program has it open for writing (HDF5 marked it as being written); "
+                "close it there and open it again, or, if that program crashed, clear the mark "
+                "with `h5clear -s` on a copy"
+            )
         elif "lock" in text.lower():
             reason = "another program holds a lock on it"
         else:
