@@ -25,10 +25,13 @@ SEED = 20240301
 SESSION_START = datetime.datetime(
     2024, 3, 1, 9, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=1))
 )
-#: Seconds of session covered by the slower streams (imaging, LFP, behaviour, units, trials).
-SESSION_SECONDS = 10.0
-#: Seconds of raw 30 kHz data (the biggest stream).
-RAW_SECONDS = 4.0
+#: Seconds of session covered by the slower streams (imaging, LFP, behaviour, units, trials):
+#: minutes, so that the whole-session strip, the level-of-detail pyramid and paging matter.
+SESSION_SECONDS = 120.0
+#: Seconds of raw 30 kHz data (the biggest stream, generated and written block by block).
+RAW_SECONDS = 120.0
+#: Raw samples generated per block (10 s): memory stays flat whatever the duration.
+RAW_BLOCK = 300_000
 RAW_RATE = 30_000.0
 LFP_RATE = 1_000.0
 N_CHANNELS = 32
@@ -88,24 +91,63 @@ def _units(rng: np.random.Generator, duration: float) -> list[dict]:
     return units
 
 
-def _raw_signal(rng: np.random.Generator, n_samples: int, units: list[dict]) -> np.ndarray:
-    """Raw int16 samples: noise + LFP + spikes, one dead and one saturated channel."""
+def _raw_noise(start: int, stop: int) -> np.ndarray:
+    """Amplifier noise (microvolts) for samples ``start:stop``, one seed per second."""
+    second = int(RAW_RATE)
+    first, last = start // second, -(-stop // second)
+    seconds = [
+        np.random.default_rng([SEED, k]).normal(0.0, 12.0, size=(second, N_CHANNELS))
+        for k in range(first, last)
+    ]
+    offset = start - first * second
+    return np.concatenate(seconds)[offset : offset + stop - start].astype(np.float32)
+
+
+def _raw_block(start: int, stop: int, units: list[dict]) -> np.ndarray:
+    """Raw int16 samples ``start:stop``: noise + LFP + spikes, one dead and one saturated channel.
+
+    The noise of each second comes from that second's own seed, so the file is the same
+    whatever block size the writer asks for, and no block needs the others in memory.
+    """
+    n_samples = stop - start
     channels = np.arange(N_CHANNELS)
-    t = np.arange(n_samples) / RAW_RATE
-    signal = rng.normal(0.0, 12.0, size=(n_samples, N_CHANNELS)).astype(np.float32)
+    t = np.arange(start, stop) / RAW_RATE
+    signal = _raw_noise(start, stop)
     signal += _theta(t, channels).astype(np.float32)
     for unit in units:
         onsets = np.round(unit["spike_times"] * RAW_RATE).astype(np.int64) - 12
-        onsets = onsets[(onsets >= 0) & (onsets + WAVEFORM_SAMPLES < n_samples)]
-        template = _spike_template(unit["amplitude"]).astype(np.float32)
-        rows = onsets[:, None] + np.arange(WAVEFORM_SAMPLES)[None, :]
+        onsets = onsets[(onsets + WAVEFORM_SAMPLES > start) & (onsets < stop)]
+        template = np.tile(_spike_template(unit["amplitude"]).astype(np.float32), len(onsets))
+        rows = (onsets[:, None] + np.arange(WAVEFORM_SAMPLES)[None, :]).ravel() - start
+        inside = (rows >= 0) & (rows < n_samples)
         for weight, channel in zip((0.5, 1.0, 0.6), unit["channels"]):
-            np.add.at(signal[:, channel], rows.ravel(), np.tile(weight * template, len(onsets)))
+            np.add.at(signal[:, channel], rows[inside], weight * template[inside])
     counts = np.round(signal / MICROVOLTS_PER_BIT)
     counts[:, SATURATED_CHANNEL] = 40.0 * counts[:, SATURATED_CHANNEL] + 9000.0
     counts = np.clip(counts, -32768, 32767).astype(np.int16)
     counts[:, DEAD_CHANNEL] = 0
     return counts
+
+
+def _raw_data(n_samples: int, units: list[dict]):
+    """The raw stream as an hdmf chunk iterator: pynwb writes it block by block."""
+    from hdmf.data_utils import GenericDataChunkIterator
+
+    class RawBlocks(GenericDataChunkIterator):
+        def _get_data(self, selection: tuple[slice, ...]) -> np.ndarray:
+            rows = selection[0]
+            block = _raw_block(rows.start or 0, rows.stop or n_samples, units)
+            return block[:, selection[1]]
+
+        def _get_maxshape(self) -> tuple[int, int]:
+            return (n_samples, N_CHANNELS)
+
+        def _get_dtype(self) -> np.dtype:
+            return np.dtype(np.int16)
+
+    chunk_rows = min(30_000, n_samples)
+    buffer_rows = min(RAW_BLOCK, n_samples) // chunk_rows * chunk_rows
+    return RawBlocks(chunk_shape=(chunk_rows, N_CHANNELS), buffer_shape=(buffer_rows, N_CHANNELS))
 
 
 def _lfp(rng: np.random.Generator, n_samples: int) -> np.ndarray:
@@ -146,17 +188,21 @@ def _movie(rng: np.random.Generator, masks: list[np.ndarray], dff: np.ndarray) -
     yy, xx = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE]
     centre = (IMAGE_SIZE - 1) / 2
     background = 60.0 + 40.0 * np.exp(-((yy - centre) ** 2 + (xx - centre) ** 2) / 3000.0)
-    stacked = np.stack(masks)  # rois x y x
-    baseline = background + 80.0 * stacked.sum(axis=0)
-    frames = baseline[None] + 80.0 * np.tensordot(np.clip(dff, 0, None), stacked, axes=(1, 0))
-    return rng.poisson(frames).astype(np.uint16)
+    stacked = np.stack(masks).astype(np.float32)  # rois x y x
+    baseline = (background + 80.0 * stacked.sum(axis=0)).astype(np.float32)
+    movie = np.empty((len(dff), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint16)
+    for start in range(0, len(dff), 300):  # in blocks: no float64 copy of the whole stack
+        rise = np.tensordot(np.clip(dff[start : start + 300], 0, None), stacked, axes=(1, 0))
+        movie[start : start + 300] = rng.poisson(baseline[None] + 80.0 * rise)
+    return movie
 
 
 def build_demo(path: str | os.PathLike, scale: float = 1.0) -> Path:
     """Write the demo session to ``path`` and return it.
 
     ``scale`` shrinks the durations (and so the file) while keeping every object, so tests can
-    build a small copy with the same tree; 1.0 gives the ~10 MB file that ``make run`` opens.
+    build a small copy with the same tree; 1.0 gives the two-minute session that ``make run``
+    opens.
     """
     from hdmf.backends.hdf5.h5_utils import H5DataIO
     from pynwb import NWBHDF5IO, NWBFile, TimeSeries
@@ -227,14 +273,11 @@ def build_demo(path: str | os.PathLike, scale: float = 1.0) -> Path:
         )
     all_channels = nwb.create_electrode_table_region(list(range(N_CHANNELS)), "all 32 channels")
     units = _units(rng, session_seconds)
-    raw = _raw_signal(rng, n_raw, units)
     nwb.add_acquisition(
         ElectricalSeries(
             name="ElectricalSeries",
             description="raw voltage, 30 kHz, 0.195 uV per bit",
-            data=H5DataIO(
-                raw, chunks=(min(30000, n_raw), N_CHANNELS), compression="gzip", shuffle=True
-            ),
+            data=H5DataIO(_raw_data(n_raw, units), compression="gzip", shuffle=True),
             electrodes=all_channels,
             rate=RAW_RATE,
             starting_time=0.0,

@@ -23,7 +23,7 @@ SESSION_START = datetime.datetime(2024, 3, 1, 9, 30, tzinfo=datetime.UTC)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_SCRIPT = REPO_ROOT / "resources" / "demo" / "make_demo.py"
 #: Scale of the demo file built for tests: a fraction of ``make run``'s file, same layout.
-DEMO_TEST_SCALE = 0.1
+DEMO_TEST_SCALE = 0.01
 
 # -- ecephys -----------------------------------------------------------------------------------
 ECEPHYS_CHANNELS = 8
