@@ -175,6 +175,7 @@ def test_trace_panel_exports_what_it_shows(qtbot, traces, contexts, tmp_path):
     dialog.script.setChecked(True)
     message = run(qtbot, dialog, dialog.export_figure, tmp_path / "view.pdf")
     assert "view.pdf" in message and "view.py" in message
+    assert dialog.busy.key is None and not dialog.busy.isVisible()  # its progress row is gone
     text = pdf_text(tmp_path / "view.pdf")
     assert all(f" {label} " in f" {text} " for label in LABELS[4:])
     assert " 100 " not in f" {text} "  # channels off the page are not drawn

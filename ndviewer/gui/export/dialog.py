@@ -47,6 +47,7 @@ from ndviewer.core.export.image_files import write_picture
 from ndviewer.core.export.scene import Scene
 from ndviewer.core.export.script import write_script
 from ndviewer.core.export.window_data import read_window, write_window
+from ndviewer.gui.busy import BusyRow
 from ndviewer.gui.export.render import render_file, render_image
 
 __all__ = ["ExportDialog", "time_panels"]
@@ -168,12 +169,14 @@ class ExportDialog(QDialog):
 
         self.status = QLabel(" ", self)
         self.status.setWordWrap(True)
+        self.busy = BusyRow(self)
         close = QPushButton("Close", self)
         close.clicked.connect(self.close)
         layout = QVBoxLayout(self)
         layout.addWidget(figure)
         layout.addWidget(data)
         layout.addWidget(self.status)
+        layout.addWidget(self.busy)
         layout.addWidget(close)
         self._update_size_note()
 
@@ -315,9 +318,21 @@ class ExportDialog(QDialog):
 
     def _run(self, name: str, job: Callable, done: Callable) -> None:
         self.status.setText("Exporting…")
+        key = self.panel.job_key(f"export-{name}")
+
+        def finished(result: Any) -> None:
+            self.busy.done()
+            done(result)
 
         def failed(exc: Exception) -> None:
+            self.busy.done()
             message = getattr(exc, "message", None) or f"The export failed: {exc}"
             self.failed.emit(message)
 
-        self.context.pool.submit(self.panel.job_key(f"export-{name}"), job, done, failed)
+        self.context.pool.submit(key, job, finished, failed)
+        self.busy.track(
+            self.context.pool,
+            key,
+            "Exporting…",
+            on_cancel=lambda: self.status.setText("Export cancelled."),
+        )
