@@ -81,10 +81,15 @@ def run(
     app.setApplicationName("ndviewer")
     app.setOrganizationName("ndviewer")
     app.setStyle("Fusion")
+    settings = make_settings()
+    from ndviewer.gui.preferences import load_preferences
+    from ndviewer.gui.theme import ThemeFollower
+
+    app.theme_follower = ThemeFollower(app, load_preferences(settings)["theme"])
     from ndviewer.gui.icons import app_icon
 
     app.setWindowIcon(app_icon())
-    window = MainWindow(make_settings())
+    window = MainWindow(settings)
     window.log_path = log_path
 
     from ndviewer.gui.crash_report import CrashReporter
@@ -97,6 +102,7 @@ def run(
     from ndviewer.gui.desktop import FileOpenFilter
 
     app.installEventFilter(FileOpenFilter(window.open_handed_over, app))
+    app.theme_follower.changed.connect(window.restyle)
     window.show()
     for path in files:
         window.open_path(path)

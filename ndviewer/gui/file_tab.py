@@ -86,7 +86,7 @@ class PinnedPane(QWidget):
         super().__init__(parent)
         self.panel = panel
         label = QLabel(title, self)
-        label.setStyleSheet("color: #3b5b92; font-weight: bold;")
+        label.setStyleSheet("color: palette(link); font-weight: bold;")
         close = QToolButton(self)
         close.setText("✕")
         close.setToolTip("Close this pane")
@@ -216,7 +216,7 @@ class FileTab(QWidget):
         self.tree.doubleClicked.connect(self._on_tree_double_click)
         self.placeholder = QLabel("Opening " + Path(self.path).name + " …", self)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setStyleSheet("color: #7b8793; font-size: 12pt;")
+        self.placeholder.setStyleSheet("color: palette(placeholder-text); font-size: 12pt;")
 
         self.results = QTableView(self)
         self.results_model = FilterResultsModel(self)
@@ -229,7 +229,7 @@ class FileTab(QWidget):
         self.results.selectionModel().currentRowChanged.connect(self._on_result_selected)
         self.results.doubleClicked.connect(self._on_result_double_click)
         self.results_label = QLabel(self)
-        self.results_label.setStyleSheet("color: #5d6d7e;")
+        self.results_label.setStyleSheet("color: palette(placeholder-text);")
 
         self.left_stack = QStackedWidget(self)
         self.left_stack.addWidget(self.placeholder)  # 0
@@ -452,6 +452,13 @@ class FileTab(QWidget):
             self.panel_stack.removeWidget(self.panel)
             self.panel.deleteLater()
             self.panel = None
+
+    def restyle(self) -> None:
+        """Make the shown view again, in the theme now applied."""
+        if self.panel is not None:
+            reference = self.view_as.currentData()
+            if reference:
+                self._install_panel(self.panel.node, reference)
 
     def _on_view_as(self, row: int) -> None:
         reference = self.view_as.itemData(row)

@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -154,8 +155,23 @@ class MainWindow(QMainWindow):
     def show_preferences(self) -> PreferencesDialog:
         """View ▸ Preferences: defaults for new views, kept in the settings."""
         dialog = PreferencesDialog(self.settings, self.preferences, self)
+        dialog.accepted.connect(self._apply_theme_choice)
         dialog.open()
         return dialog
+
+    def _apply_theme_choice(self) -> None:
+        follower = getattr(QApplication.instance(), "theme_follower", None)
+        if follower is not None and follower.choice != self.preferences["theme"]:
+            follower.set_choice(self.preferences["theme"])
+
+    def restyle(self, _theme: str = "") -> None:
+        """The theme changed: draw each tab's view again (its HTML pages take their colours
+        when they are made)."""
+        for k in range(self.tabs.count()):
+            tab = self.tabs.widget(k)
+            restyle = getattr(tab, "restyle", None)
+            if restyle is not None:
+                restyle()
 
     def _focus_filter(self) -> None:
         tab = self.current_tab()

@@ -12,20 +12,26 @@ from typing import Any
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFormLayout,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
+from ndviewer.gui.theme import CHOICES
 from ndviewer.paths import resources_dir
 
 #: Preference key -> (default, label in the dialog).
 PREFERENCES: dict[str, tuple[Any, str]] = {
     "clip_lanes": (True, "Clip each trace to its own lane in new trace views"),
     "event_lines": (False, "Draw events as lines across the traces (not only on their track)"),
+    "theme": ("system", "Appearance"),
 }
+#: Preferences chosen from a list: key -> {value: label}.
+PREFERENCE_CHOICES: dict[str, dict[str, str]] = {"theme": CHOICES}
 
 
 def load_preferences(settings: QSettings | None) -> dict[str, Any]:
@@ -34,7 +40,12 @@ def load_preferences(settings: QSettings | None) -> dict[str, Any]:
     if settings is not None:
         for key, (default, _label) in PREFERENCES.items():
             value = settings.value(f"preferences/{key}", default)
-            out[key] = value in (True, "true", "1", 1) if isinstance(default, bool) else value
+            if isinstance(default, bool):
+                out[key] = value in (True, "true", "1", 1)
+            elif key in PREFERENCE_CHOICES and value not in PREFERENCE_CHOICES[key]:
+                out[key] = default  # a value an older or newer version wrote
+            else:
+                out[key] = value
     return out
 
 
@@ -50,11 +61,22 @@ class PreferencesDialog(QDialog):
         self.values = values
         layout = QVBoxLayout(self)
         self.boxes: dict[str, QCheckBox] = {}
+        self.combos: dict[str, QComboBox] = {}
+        choices = QFormLayout()
         for key, (_default, label) in PREFERENCES.items():
+            if key in PREFERENCE_CHOICES:
+                combo = QComboBox(self)
+                for value, text in PREFERENCE_CHOICES[key].items():
+                    combo.addItem(text, value)
+                combo.setCurrentIndex(max(0, combo.findData(values.get(key))))
+                choices.addRow(label, combo)
+                self.combos[key] = combo
+                continue
             box = QCheckBox(label, self)
             box.setChecked(bool(values.get(key)))
             layout.addWidget(box)
             self.boxes[key] = box
+        layout.addLayout(choices)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -67,6 +89,10 @@ class PreferencesDialog(QDialog):
             self.values[key] = box.isChecked()
             if self.settings is not None:
                 self.settings.setValue(f"preferences/{key}", box.isChecked())
+        for key, combo in self.combos.items():
+            self.values[key] = combo.currentData()
+            if self.settings is not None:
+                self.settings.setValue(f"preferences/{key}", combo.currentData())
         super().accept()
 
 

@@ -25,13 +25,13 @@ def test_guide_names_the_views_and_keys(qtbot, window):  # noqa: F811
 
 
 def test_preferences_are_saved_and_reach_new_trace_views(qtbot, window, demo_file):  # noqa: F811
-    assert window.preferences == {"clip_lanes": True, "event_lines": False}
+    assert window.preferences == {"clip_lanes": True, "event_lines": False, "theme": "system"}
     dialog = window.show_preferences()
     qtbot.addWidget(dialog)
     dialog.boxes["clip_lanes"].setChecked(False)
     dialog.boxes["event_lines"].setChecked(True)
     dialog.accept()
-    assert window.preferences == {"clip_lanes": False, "event_lines": True}
+    assert window.preferences == {"clip_lanes": False, "event_lines": True, "theme": "system"}
     assert load_preferences(window.settings) == window.preferences  # kept for next time
     tab = open_and_wait(qtbot, window, demo_file, index=False)
     tab.show_path("/acquisition/ElectricalSeries")

@@ -158,7 +158,7 @@ class NumberEditor(TextEditor):
             self.line.setPlaceholderText(field.placeholder or "e.g. 1.0, 2.0, 3.0")
         if field.unit:
             unit = QLabel(field.unit, self)
-            unit.setStyleSheet("color: #5d6d7e;")
+            unit.setStyleSheet("color: palette(placeholder-text);")
             unit.setMinimumWidth(24)
             self._layout.addWidget(unit)
 

@@ -118,7 +118,7 @@ class FieldRow:
         self.doc = QLabel(html.escape(first_sentence(field.doc)), self.body)
         self.doc.setWordWrap(True)
         self.doc.setToolTip(field.doc)
-        self.doc.setStyleSheet("color: #6c7a89; font-size: 8.5pt;")
+        self.doc.setStyleSheet("color: palette(placeholder-text); font-size: 8.5pt;")
         body_layout.addWidget(self.doc)
         self.problem = QLabel(self.body)
         self.problem.setWordWrap(True)
@@ -152,7 +152,7 @@ class FieldRow:
         missing = is_missing(value) and self.field.level != OPTIONAL
         self.missing_badge.setVisible(missing)
         weight = "bold" if self.field.level != OPTIONAL else "normal"
-        color = MISSING_STYLE[0] if missing else "#1f2d3a"
+        color = MISSING_STYLE[0] if missing else "palette(window-text)"
         self.label.setStyleSheet(f"font-weight: {weight}; color: {color};")
         problems = (
             []

@@ -107,10 +107,12 @@ class MetadataFormPanel(Panel):
     # -- layout -----------------------------------------------------------------------------
     def _build_ui(self) -> None:
         self.heading = QLabel(self)
-        self.heading.setStyleSheet("font-size: 12pt; font-weight: bold; color: #1f2d3a;")
+        self.heading.setStyleSheet(
+            "font-size: 12pt; font-weight: bold; color: palette(window-text);"
+        )
         self.type_doc = QLabel(self)
         self.type_doc.setWordWrap(True)
-        self.type_doc.setStyleSheet("color: #5d6d7e;")
+        self.type_doc.setStyleSheet("color: palette(placeholder-text);")
         self.summary = QLabel(self)
         self.summary.setWordWrap(True)
 

@@ -69,7 +69,7 @@ class Panel(QWidget):
         """
         if status is None:
             status = QLabel()
-            status.setStyleSheet("color: #5d6d7e;")
+            status.setStyleSheet("color: palette(placeholder-text);")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(4)

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QWidget
 
 from ndviewer.core.model.catalog import Catalog
 from ndviewer.core.model.nodes import BROKEN_LINK, Node
-from ndviewer.gui.html_style import PAGE_CSS
+from ndviewer.gui.html_style import page_css
 from ndviewer.gui.panels.base import PanelContext
 from ndviewer.gui.panels.html_panel import HtmlPanel
 from ndviewer.gui.tree_model import format_shape
@@ -50,7 +50,7 @@ def _human_bytes(n: int | None) -> str:
 
 def describe_node_html(node: Node, catalog: Catalog, preview: str = "") -> str:
     """The details page of a node as HTML (pure function, testable without a window)."""
-    parts = [f"<style>{PAGE_CSS}</style>"]
+    parts = [f"<style>{page_css()}</style>"]
     title = html.escape(node.name or str(node.file.path.name))
     type_name = node.neurodata_type
     parts.append(f"<h2>{title} <span class='sub'>{html.escape(type_name or '')}</span></h2>")

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QWidget
 from ndviewer.core.model.files import NwbFile
 from ndviewer.core.model.nodes import Node
 from ndviewer.core.nwb.summary import general_info, session_info, subject_info
-from ndviewer.gui.html_style import PAGE_CSS
+from ndviewer.gui.html_style import page_css
 from ndviewer.gui.panels.base import PanelContext
 from ndviewer.gui.panels.html_panel import HtmlPanel
 
@@ -56,7 +56,7 @@ def overview_html(file: NwbFile, facts: dict[str, Any], counts: dict[str, int] |
     general = facts.get("general") or {}
     subject = facts.get("subject")
     catalog = file.catalog
-    parts = [f"<style>{PAGE_CSS}</style>"]
+    parts = [f"<style>{page_css()}</style>"]
     parts.append(f"<h2>{html.escape(file.path.name)}</h2>")
     parts.append(
         f"<div class='sub'>{html.escape(str(file.path.parent))} · "

@@ -377,7 +377,7 @@ class ArrayPanel(Panel):
             self.status.setStyleSheet("color: #c0392b;")
             parts.append(self.error)
         else:
-            self.status.setStyleSheet("color: #5d6d7e;")
+            self.status.setStyleSheet("color: palette(placeholder-text);")
         self.status.setText("   ·   ".join(parts))
 
     def resizeEvent(self, event) -> None:  # noqa: N802
