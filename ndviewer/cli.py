@@ -279,6 +279,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             + ", ".join(SUBCOMMANDS)
             + ")"
         )
+    if argv and argv[0] in ("info", "check", "qc"):
+        from ndviewer.cli_batch import is_batch
+
+        if is_batch(argv[1:]):  # folders, globs, lists, several files: one row per file
+            from ndviewer.cli_batch import main as batch_main
+
+            return batch_main(argv[0], argv[1:])
     if argv and argv[0] == "info":
         return _info(argv[1:])
     if argv and argv[0] == "edit":

@@ -1,0 +1,101 @@
+"""One file in, one report row out: the functions a batch run maps over its files.
+
+They run in this process, in a pool process or on a Dask worker, so they are top-level
+functions of picklable arguments, import what they need inside, and never raise: a file that
+cannot be read is a row whose ``status`` is ``"error"`` and whose ``error`` says why.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+#: Row fields every command writes, in report order.
+COMMON_FIELDS = ("file", "status", "error", "size", "mtime_ns", "seconds", "bytes_read")
+
+
+def identity(item: str) -> dict[str, Any]:
+    """What tells whether a file changed since its row was written (``--resume``)."""
+    if item.startswith(("http://", "https://")):
+        return {"size": None, "mtime_ns": None}
+    try:
+        stat = os.stat(item)
+    except OSError:
+        return {"size": None, "mtime_ns": None}
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _bytes_read() -> int:
+    """Bytes this process has read through system calls so far (Linux), else 0."""
+    try:
+        with open("/proc/self/io", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("rchar:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _test_delay() -> None:
+    """Tests that kill a worker mid-run slow each task down (``NDVIEWER_BATCH_TASK_DELAY``)."""
+    delay = os.environ.get("NDVIEWER_BATCH_TASK_DELAY")
+    if delay:
+        time.sleep(float(delay))
+
+
+def _row(item: str, work: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    start, read_before = time.perf_counter(), _bytes_read()
+    row: dict[str, Any] = {"file": item, "status": "ok", "error": None, **identity(item)}
+    try:
+        _test_delay()
+        row.update(work(item))
+    except Exception as exc:  # one bad file is one row, never the end of the run
+        message = getattr(exc, "message", None) or (
+            f"Cannot read {item}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}."
+        )
+        row.update(status="error", error=" ".join(message.split()))
+    row["seconds"] = round(time.perf_counter() - start, 4)
+    row["bytes_read"] = max(0, _bytes_read() - read_before)
+    return row
+
+
+def _info(item: str) -> dict[str, Any]:
+    from ndviewer.core.describe import describe
+
+    description = describe(item, use_cache=False)
+    summary = description.summary
+    series = summary["series"]
+    durations = [s["duration"] for s in series if s.get("duration")]
+    return {
+        "status": "problems" if description.problems else "ok",
+        "nwb_version": summary["nwb_version"],
+        "session_start_time": summary["session"].get("session_start_time"),
+        "objects": len(summary["objects"]),
+        "series": len(series),
+        "duration_s": max(durations) if durations else None,
+        "problems": list(description.problems),
+    }
+
+
+def info_task(item: str) -> dict[str, Any]:
+    """The ``info`` row of one file: version, start time, object and series counts, the
+    longest series, and the problems ``info`` warns about."""
+    return _row(item, _info)
+
+
+#: Command -> task; ``check`` and ``qc`` join when their single-file functions exist.
+TASKS: dict[str, Callable[[str], dict[str, Any]]] = {"info": info_task}
+#: Command -> the fields of its rows after the common ones.
+FIELDS: dict[str, tuple[str, ...]] = {
+    "info": (
+        "nwb_version",
+        "session_start_time",
+        "objects",
+        "series",
+        "duration_s",
+        "problems",
+    ),
+}
