@@ -15,6 +15,7 @@ SHORTCUTS: list[tuple[str, str, str]] = [
     ("Ctrl+O", "Open files", "window"),
     ("Ctrl+W", "Close the current file", "window"),
     ("Ctrl+E", "Export a figure of the current view", "window"),
+    ("Ctrl+Shift+F", "Check every NWB file in a folder", "window"),
     ("Ctrl+Q", "Quit", "window"),
     ("Ctrl+F", "Filter objects by name or type", "window"),
     ("Ctrl+P", "Pin the current view below", "window"),

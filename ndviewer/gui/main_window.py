@@ -93,6 +93,9 @@ class MainWindow(QMainWindow):
         close_action.setShortcuts([QKeySequence("Ctrl+W"), QKeySequence("Ctrl+F4")])
         close_action.triggered.connect(lambda: self.close_tab(self.tabs.currentIndex()))
         file_menu.addAction(close_action)
+        folder_action = QAction("Check &Folder…", self, shortcut=QKeySequence("Ctrl+Shift+F"))
+        folder_action.triggered.connect(lambda: self.check_folder())
+        file_menu.addAction(folder_action)
         file_menu.addSeparator()
         export_action = QAction("&Export Figure…", self, shortcut=QKeySequence("Ctrl+E"))
         export_action.triggered.connect(self.export_current)
@@ -128,6 +131,40 @@ class MainWindow(QMainWindow):
         about = QAction("&About ndviewer", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
+
+    def check_folder(self, folder: str | None = None):
+        """File ▸ Check Folder…: every NWB file under a folder, one sortable row each."""
+        from ndviewer.gui.folder_report import FolderReportDialog
+
+        start = folder or (str(self.settings.value("last_directory", "")) if self.settings else "")
+        dialog = FolderReportDialog(self.open_at, start or None, self)
+        dialog.show()
+        if folder is None and not start:
+            dialog._choose_folder()
+        return dialog
+
+    def open_at(self, path: str, object_path: str | None = None) -> None:
+        """Open ``path`` (or switch to its tab) and select ``object_path`` once it is shown."""
+        resolved = str(Path(path).expanduser().resolve())
+        tab = next((t for t in self.open_tabs() if getattr(t, "path", None) == resolved), None)
+        if tab is not None and getattr(tab, "model", None) is not None:
+            self.open_path(resolved)
+            if object_path:
+                tab.show_path(object_path)
+            return
+        if object_path:
+
+            def select_once(shown: str) -> None:
+                if shown == resolved:
+                    self.tree_shown.disconnect(select_once)
+                    current = self.current_tab()
+                    if current is not None:
+                        current.show_path(object_path)
+
+            self.tree_shown.connect(select_once)
+        self.open_path(resolved)
+        self.raise_()
+        self.activateWindow()
 
     def export_current(self):
         """Open the Export dialog of the current view (its figure, or the layout of pinned

@@ -11,6 +11,7 @@ done.
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -27,6 +28,10 @@ class BatchOutcome:
 
     rows: list[Row] = field(default_factory=list)
     interrupted: bool = False
+
+
+class _Stopped(Exception):
+    """The caller asked the run to stop (the GUI's Cancel)."""
 
 
 def _ignore_sigint() -> None:
@@ -54,14 +59,18 @@ def run_batch(
     jobs: int = 1,
     scheduler: str | None = None,
     on_row: Callable[[Row], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> BatchOutcome:
-    """Run ``task`` over ``items``; ``on_row`` sees each row as it arrives."""
+    """Run ``task`` over ``items``; ``on_row`` sees each row as it arrives. Setting ``stop``
+    ends the run after the rows in flight, like Ctrl+C does."""
     done: dict[str, Row] = {}
 
     def deliver(row: Row) -> None:
         done[row["file"]] = row
         if on_row is not None:
             on_row(row)
+        if stop is not None and stop.is_set():
+            raise _Stopped
 
     interrupted = False
     try:
@@ -69,10 +78,12 @@ def run_batch(
             _run_on_cluster(items, task, scheduler, deliver)
         elif jobs <= 1 or len(items) <= 1:
             for item in items:
+                if stop is not None and stop.is_set():
+                    raise _Stopped
                 deliver(task(item))
         else:
             _run_in_pool(items, task, jobs, deliver)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stopped):
         interrupted = True
     return BatchOutcome([done[i] for i in items if i in done], interrupted)
 
@@ -119,7 +130,7 @@ def _pool_pass(
         except BrokenProcessPool:
             return [item for item in items if item not in finished]
         return []
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stopped):
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     finally:
