@@ -211,7 +211,9 @@ class FolderReportDialog(QDialog):
         stop, relay, jobs = self._stop, self._relay, self.jobs
 
         def work() -> None:
-            outcome = run_batch(items, task, jobs=jobs, on_row=relay.row.emit, stop=stop)
+            outcome = run_batch(
+                items, task, jobs=jobs, on_row=relay.row.emit, stop=stop, start_method="spawn"
+            )
             relay.finished.emit(outcome)
 
         self._command = command

@@ -10,6 +10,7 @@ done.
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
 import threading
 from collections.abc import Callable, Sequence
@@ -60,9 +61,12 @@ def run_batch(
     scheduler: str | None = None,
     on_row: Callable[[Row], None] | None = None,
     stop: threading.Event | None = None,
+    start_method: str | None = None,
 ) -> BatchOutcome:
     """Run ``task`` over ``items``; ``on_row`` sees each row as it arrives. Setting ``stop``
-    ends the run after the rows in flight, like Ctrl+C does."""
+    ends the run after the rows in flight, like Ctrl+C does. ``start_method`` is how pool
+    workers start (the platform's default, or ``"spawn"`` from a GUI process whose threads a
+    fork would copy mid-lock)."""
     done: dict[str, Row] = {}
 
     def deliver(row: Row) -> None:
@@ -82,13 +86,15 @@ def run_batch(
                     raise _Stopped
                 deliver(task(item))
         else:
-            _run_in_pool(items, task, jobs, deliver)
+            _run_in_pool(items, task, jobs, deliver, start_method)
     except (KeyboardInterrupt, _Stopped):
         interrupted = True
     return BatchOutcome([done[i] for i in items if i in done], interrupted)
 
 
-def _run_in_pool(items: Sequence[str], task: Task, jobs: int, deliver: Callable) -> None:
+def _run_in_pool(
+    items: Sequence[str], task: Task, jobs: int, deliver: Callable, start_method: str | None
+) -> None:
     from ndviewer.core.batch.tasks import warm_up
 
     warm_up()  # forked workers inherit the imports instead of each paying ~0.3 s for them
@@ -99,17 +105,31 @@ def _run_in_pool(items: Sequence[str], task: Task, jobs: int, deliver: Callable)
             return
         # the last attempt runs one file at a time, so a file that kills its worker is known
         width = 1 if attempt == 2 else workers
-        remaining = _pool_pass(remaining, task, width, deliver, one_by_one=attempt == 2)
+        remaining = _pool_pass(
+            remaining, task, width, deliver, one_by_one=attempt == 2, start_method=start_method
+        )
     for item in remaining:
         deliver(died_row(item, task))
 
 
 def _pool_pass(
-    items: list[str], task: Task, workers: int, deliver: Callable, one_by_one: bool
+    items: list[str],
+    task: Task,
+    workers: int,
+    deliver: Callable,
+    one_by_one: bool,
+    start_method: str | None = None,
 ) -> list[str]:
     """Run ``items`` in a fresh pool; return those not done when a worker died."""
     finished: set[str] = set()
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+    context = multiprocessing.get_context(start_method) if start_method else None
+
+    def new_pool(width: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=width, initializer=_ignore_sigint, mp_context=context
+        )
+
+    pool = new_pool(workers)
     try:
         if one_by_one:
             for item in items:
@@ -119,7 +139,7 @@ def _pool_pass(
                     deliver(died_row(item, task))
                     finished.add(item)
                     pool.shutdown(wait=False, cancel_futures=True)
-                    pool = ProcessPoolExecutor(max_workers=1, initializer=_ignore_sigint)
+                    pool = new_pool(1)
                     continue
                 deliver(row)
                 finished.add(item)
