@@ -27,12 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ndviewer import __version__
-from ndviewer.core import cache
 
 SUBCOMMANDS = ("info", "edit", "export")
 EXIT_OK, EXIT_PROBLEMS, EXIT_REFUSED = 0, 1, 2
 EXIT_BAD_INPUT = EXIT_REFUSED
-INFO_FORMAT = f"info-3/{__version__}"
 #: What an older ndviewer's interrupted save left next to a file (``edit.journal``); named
 #: here so ``info`` can say so without importing the writer.
 JOURNAL_SUFFIX = ".ndviewer-journal"
@@ -64,34 +62,14 @@ def _info(argv: Sequence[str]) -> int:
     )
     args = parser.parse_args(argv)
     _remove_save_leftovers(args.file)
-    cached = None if args.no_cache else _cached_info(args.file)
-    if cached is not None:
-        summary, problems, notices = cached
-    else:
-        from ndviewer.core.errors import NdviewerError
-        from ndviewer.core.model.files import open_nwb
-        from ndviewer.core.nwb.summary import file_summary, typed_index
+    from ndviewer.core.describe import describe
+    from ndviewer.core.errors import NdviewerError
 
-        try:
-            with open_nwb(args.file) as file:
-                index = typed_index(file, use_cache=not args.no_cache)
-                summary = file_summary(file, index)
-                # a notice (e.g. "no cached spec, using the built-in one") is said, not failed
-                notices = list(file.catalog.notices)
-                problems = list(summary["problems"])
-                if not args.no_cache:
-                    cache.save(
-                        "info",
-                        file.identity,
-                        INFO_FORMAT,
-                        {"summary": summary, "problems": problems, "notices": notices},
-                    )
-        except NdviewerError as exc:
-            return _fail(exc.message)
-        except (RuntimeError, OSError, KeyError, ValueError, TypeError, RecursionError) as exc:
-            # the last guard: damage that the model did not turn into a problem line
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            return _fail(f"Cannot describe {args.file}: the file is damaged ({reason}).")
+    try:
+        description = describe(args.file, use_cache=not args.no_cache)
+    except NdviewerError as exc:
+        return _fail(exc.message)
+    summary, problems, notices = description.summary, description.problems, description.notices
     pending = _pending_journal_problem(args.file)
     if pending and pending not in problems:
         problems = [*problems, pending]
@@ -139,21 +117,6 @@ def _remove_save_leftovers(path: str) -> None:
 
     for leftover in remove_leftovers(path):
         print(f"ndviewer: removed {leftover}, left by an interrupted save", file=sys.stderr)
-
-
-def _cached_info(path: str) -> tuple[dict, list[str], list[str]] | None:
-    """The summary saved when this unchanged file was last described, without importing h5py
-    (a script that runs ``info`` over a folder of sessions pays only for what changed)."""
-    try:
-        if not os.access(path, os.R_OK) or not os.path.isfile(path):
-            return None
-        identity = cache.FileIdentity.of(path)
-    except OSError:
-        return None
-    payload = cache.load("info", identity, INFO_FORMAT)
-    if not isinstance(payload, dict) or "summary" not in payload:
-        return None
-    return payload["summary"], list(payload.get("problems", [])), list(payload.get("notices", []))
 
 
 def format_summary(summary: dict) -> str:
