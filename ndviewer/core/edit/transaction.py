@@ -59,6 +59,7 @@ from ndviewer.core.edit.states import (
     write_state,
 )
 from ndviewer.core.errors import EditError
+from ndviewer.core.model.storage import is_remote
 from ndviewer.core.model.values import decode_value
 
 __all__ = [
@@ -78,8 +79,18 @@ def _refuse_pending_journal(path: Path) -> None:
         )
 
 
+def refuse_remote(path: str | os.PathLike) -> None:
+    """URLs are read through range requests into a cache: there is nothing to write back to."""
+    if is_remote(str(path)):
+        raise EditError(
+            f"Cannot edit {path}: it is read over the network, and editing is disabled for "
+            "remote files (download it to edit a local copy)."
+        )
+
+
 def check_writable(path: str | os.PathLike) -> None:
     """Raise ``EditError`` with the reason unless ``path`` can be saved safely right now."""
+    refuse_remote(path)
     file_path = Path(path)
     if not file_path.is_file():
         raise EditError(f"Cannot save {file_path}: the file does not exist.")
