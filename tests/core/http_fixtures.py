@@ -95,7 +95,8 @@ class FileServer:
                             self.send_header("Content-Type", "application/json")
                             self.send_header("Content-Length", str(len(body)))
                             self.end_headers()
-                            self.wfile.write(body)
+                            if self.command != "HEAD":
+                                self.wfile.write(body)
                         self._count(0, "api")
                         return True
                 return False
@@ -122,7 +123,7 @@ class FileServer:
                 self.send_header("Content-Type", "application/octet-stream")
 
             def do_HEAD(self) -> None:
-                if self._misbehave():
+                if self._misbehave() or self._route():
                     return
                 path = self._file()
                 if path is None:

@@ -11,6 +11,7 @@ library; never the rest of ``core.model`` (which is built on it).
 
 from __future__ import annotations
 
+from ndviewer.core.model.storage.dandi import looks_like_dandi
 from ndviewer.core.model.storage.remote import RemoteFile, RemoteReadError, is_url
 
 __all__ = ["RemoteFile", "RemoteReadError", "is_url", "is_remote"]
@@ -18,6 +19,4 @@ __all__ = ["RemoteFile", "RemoteReadError", "is_url", "is_remote"]
 
 def is_remote(location: object) -> bool:
     """A location that is not a local path: an http(s) URL or a DANDI reference."""
-    if is_url(location):
-        return True
-    return isinstance(location, str) and location.upper().startswith("DANDI:")
+    return isinstance(location, str) and (is_url(location) or looks_like_dandi(location))

@@ -86,7 +86,7 @@ class Stats:
             self.bytes += nbytes
 
 
-class _Http:
+class HttpClient:
     """Persistent connections (one per thread) to one server, with timeouts and retries."""
 
     def __init__(self, url: str, timeout: float, stats: Stats) -> None:
@@ -228,7 +228,7 @@ class RemoteFile(io.RawIOBase):
         self.url = url
         self.block_size = block or block_size()
         self.stats = Stats()
-        self._http = _Http(url, network_timeout() if timeout is None else timeout, self.stats)
+        self._http = HttpClient(url, network_timeout() if timeout is None else timeout, self.stats)
         self._position = 0
         self._lock = threading.Lock()
         self._memory: OrderedDict[int, bytes] = OrderedDict()
