@@ -21,6 +21,7 @@ from ndviewer.core.errors import FileOpenError
 from ndviewer.core.model.nodes import DAMAGE_ERRORS, Node, node_at
 from ndviewer.core.model.storage import is_remote
 from ndviewer.core.model.storage.remote import UrlPath
+from ndviewer.core.model.storage.zarr_store import is_zarr, open_zarr_h5
 from ndviewer.core.model.values import decode_value
 
 __all__ = ["FileIdentity", "NwbFile", "check_readable", "open_h5", "open_nwb"]
@@ -124,6 +125,10 @@ def remote_of(h5: h5py.File):
 def identity_of(location: str | os.PathLike, h5: h5py.File) -> FileIdentity:
     """What says the file is unchanged: path, size, mtime; for a URL its size and ETag."""
     remote = remote_of(h5)
+    zarr_version = getattr(h5, "_ndviewer_zarr_version", None)
+    if zarr_version is not None:  # a store: its files' sizes and mtimes, hashed
+        digest = int(hashlib.sha1(zarr_version.encode()).hexdigest()[:15], 16)
+        return FileIdentity(str(Path(location).resolve()), 0, digest)
     if remote is None:
         return FileIdentity.of(location)
     version = f"{remote.validators.get('etag')}|{remote.validators.get('last_modified')}"
@@ -137,6 +142,8 @@ def open_h5(path: str | os.PathLike) -> h5py.File:
     register_filters()
     if is_remote(path):
         return open_remote_h5(str(path))
+    if is_zarr(path):
+        return open_zarr_h5(path)
     file_path = check_readable(path)
     try:
         return h5py.File(file_path, "r", locking=False)
@@ -187,7 +194,16 @@ class NwbFile:
                 f"Editing is disabled: {self.path.name} is read over the network "
                 "(download it to edit a local copy)."
             )
+        if self.is_zarr:
+            return (
+                f"Editing is disabled: {self.path.name} is a Zarr store (ndviewer saves edits "
+                "to HDF5 NWB files only)."
+            )
         return None
+
+    @property
+    def is_zarr(self) -> bool:
+        return getattr(self.h5, "_ndviewer_zarr", None) is not None
 
     @cached_property
     def catalog(self):  # -> Catalog (imported lazily to keep open_nwb fast)
