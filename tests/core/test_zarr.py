@@ -116,16 +116,17 @@ def test_mirror_is_reused_then_rebuilt_when_the_store_changes(twins, tmp_path) -
     with open_nwb(copy):
         pass
     mirror = mirror_path(copy)
-    built = mirror.stat().st_mtime_ns
+    built = mirror.stat().st_ino  # a rebuild replaces the file (a new inode)
     with open_nwb(copy):
         pass
-    assert mirror.stat().st_mtime_ns == built  # reused
+    assert mirror.stat().st_ino == built  # reused
     attrs = copy / "session_description" / ".zattrs"
     attrs.write_text(attrs.read_text())  # touched: a new mtime
-    os.utime(attrs, ns=(built + 10**9, built + 10**9))
+    later = attrs.stat().st_mtime_ns + 10**9
+    os.utime(attrs, ns=(later, later))
     with open_nwb(copy):
         pass
-    assert mirror.stat().st_mtime_ns != built
+    assert mirror.stat().st_ino != built
 
 
 def test_editing_a_zarr_store_is_refused(twins) -> None:
@@ -159,3 +160,14 @@ def test_a_malicious_pickle_in_a_store_is_refused(twins, tmp_path) -> None:
     with pytest.raises(FileOpenError, match="refusing to load"):
         open_nwb(copy)
     assert not marker.exists()
+
+
+def test_old_mirrors_are_evicted_beyond_the_limit(twins, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("NDVIEWER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("NDVIEWER_ZARR_CACHE_MB", "0.000001")  # keeps only the newest
+    stores = [twins[name][1] for name in ("ecephys_file", "intervals_file")]
+    for store in stores:
+        with open_nwb(store):
+            pass
+    assert not mirror_path(stores[0]).exists()
+    assert mirror_path(stores[1]).exists()
