@@ -210,8 +210,11 @@ def _unknown_subcommand(word: str) -> bool:
     """A first argument that reads as a command (``ndviewer check f.nwb``), not a file: no
     such path, no suffix or folder in it. It once opened the window with "check" as a file,
     or aborted (SIGABRT) without a display."""
+    from ndviewer.core.model.storage import is_remote  # stdlib only: no h5py, no Qt
+
     return (
-        not word.startswith("-")
+        not is_remote(word)
+        and not word.startswith("-")
         and word.replace("-", "").replace("_", "").isalnum()
         and not os.path.exists(word)
     )

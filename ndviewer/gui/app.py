@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ndviewer.core.model.storage import normalized_location
+
 
 def _log_file() -> Path:
     import platformdirs
@@ -107,7 +109,7 @@ def run(
     for path in files:
         window.open_path(path)
     if select and files:
-        first = str(Path(files[0]).expanduser().resolve())
+        first = normalized_location(files[0])
 
         def select_once(path: str) -> None:
             if path == first:
@@ -118,7 +120,7 @@ def run(
 
         window.tree_shown.connect(select_once)
     if screenshot:
-        pending = {str(Path(p).expanduser().resolve()) for p in files}
+        pending = {normalized_location(p) for p in files}
 
         def capture() -> None:
             window.grab().save(screenshot)

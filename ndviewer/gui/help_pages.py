@@ -13,6 +13,7 @@ from pathlib import Path
 #: (keys, what they do, where) — shown by Help > Keyboard Shortcuts.
 SHORTCUTS: list[tuple[str, str, str]] = [
     ("Ctrl+O", "Open files", "window"),
+    ("Ctrl+Shift+O", "Open a URL or DANDI file (read over the network)", "window"),
     ("Ctrl+W", "Close the current file", "window"),
     ("Ctrl+E", "Export a figure of the current view", "window"),
     ("Ctrl+Shift+F", "Check every NWB file in a folder", "window"),

@@ -55,7 +55,9 @@ def lock_path() -> str:
 
 def message(files: Sequence[str]) -> bytes:
     """One JSON line with the files' absolute paths (the launcher's folder is not the window's)."""
-    paths = [str(Path(f).expanduser().resolve()) for f in files]
+    from ndviewer.core.model.storage import normalized_location  # stdlib only, no Qt
+
+    paths = [normalized_location(f) for f in files]
     return json.dumps({"files": paths}).encode() + b"\n"
 
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ndviewer.core.model.storage import is_remote, normalized_location
 from ndviewer.gui.file_tab import FileTab
 from ndviewer.gui.icons import app_icon
 from ndviewer.gui.preferences import GuideDialog, PreferencesDialog, load_preferences
@@ -69,7 +70,9 @@ class MainWindow(QMainWindow):
         self.welcome = QLabel(
             "<div style='color:#5d6d7e; font-size:13pt'>"
             "<p style='font-size:20pt; color:#3b5b92'><b>ndviewer</b></p>"
-            "<p>Drop an NWB file here, or use <b>File → Open…</b> (Ctrl+O).</p></div>",
+            "<p>Drop an NWB file here, or use <b>File → Open…</b> (Ctrl+O).</p>"
+            "<p>Files on a server or in the DANDI archive: <b>File → Open URL…</b> "
+            "(Ctrl+Shift+O).</p></div>",
             self,
         )
         self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -87,6 +90,9 @@ class MainWindow(QMainWindow):
         open_action = QAction("&Open…", self, shortcut=QKeySequence.StandardKey.Open)
         open_action.triggered.connect(self._choose_files)
         file_menu.addAction(open_action)
+        open_url_action = QAction("Open &URL…", self, shortcut=QKeySequence("Ctrl+Shift+O"))
+        open_url_action.triggered.connect(self.choose_url)
+        file_menu.addAction(open_url_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self._refresh_recent_menu()
         close_action = QAction("&Close File", self)
@@ -236,6 +242,15 @@ class MainWindow(QMainWindow):
         for path in paths:
             self.open_path(path)
 
+    def choose_url(self) -> None:
+        """Ask for a URL or DANDI reference; it is resolved and read in the tab's worker."""
+        from ndviewer.gui.open_url_dialog import OpenUrlDialog
+
+        dialog = OpenUrlDialog(self)
+        dialog.accepted.connect(lambda: self.open_path(dialog.location()))
+        self._url_dialog = dialog
+        dialog.open()
+
     # -- what is remembered between sessions --------------------------------------------------
     def _restore_geometry(self) -> None:
         """The window's last size and place, kept on the screen it now has (a laptop that
@@ -288,13 +303,13 @@ class MainWindow(QMainWindow):
     # -- files ------------------------------------------------------------------------------
     def open_path(self, path: str | Path) -> FileTab | None:
         """Open a file in a new tab (or switch to it if it is open already)."""
-        resolved = str(Path(path).expanduser().resolve())
+        resolved = normalized_location(path)
         for i in range(self.tabs.count()):
             tab = self.tabs.widget(i)
             if isinstance(tab, FileTab) and tab.path == resolved:
                 self.tabs.setCurrentIndex(i)
                 return tab
-        if Path(resolved).is_file():
+        if not is_remote(resolved) and Path(resolved).is_file():
             from ndviewer.core.edit.atomic_save import remove_leftovers
             from ndviewer.gui.forms.recovery import offer_journal_recovery
 

@@ -23,9 +23,10 @@ from typing import Any, TextIO
 from ndviewer.core.edit.forms import FormField, resolve_field, set_field
 from ndviewer.core.edit.journal import discard_journal, find_journal, rollback_journal
 from ndviewer.core.edit.states import ABSENT
-from ndviewer.core.edit.transaction import EditSession, check_writable
+from ndviewer.core.edit.transaction import EditSession, check_writable, refuse_remote
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.model.files import open_nwb
+from ndviewer.core.model.storage import is_remote
 
 EXIT_OK, EXIT_INVALID = 0, 2  # the same codes as every subcommand (see cli)
 
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog='Example: ndviewer edit *.nwb --set general/subject/species="Mus musculus" '
         "--set general/subject/age=P90D --dry-run",
     )
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parser.add_argument("files", nargs="+", type=_file_argument, metavar="FILE")
     parser.add_argument(
         "--set",
         dest="sets",
@@ -77,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         "then stop",
     )
     return parser
+
+
+def _file_argument(text: str) -> Path | str:
+    """A path, or a URL kept as written (``Path`` would fold its ``//``) so it is refused."""
+    return text if is_remote(text) else Path(text)
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -151,6 +157,7 @@ def prepare(path: Path, assignments: dict[str, Any], raw_text: set[str]) -> Edit
     ``raw_text`` names the assignments given as command-line text, parsed like typed input.
     Raises ``NdviewerError`` listing every problem found in this file.
     """
+    refuse_remote(path)
     nwbfile = open_nwb(path)
     session = EditSession(path, nwbfile.h5)
     problems: list[str] = []

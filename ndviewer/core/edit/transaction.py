@@ -59,6 +59,8 @@ from ndviewer.core.edit.states import (
     write_state,
 )
 from ndviewer.core.errors import EditError
+from ndviewer.core.model.storage import is_remote
+from ndviewer.core.model.storage.zarr_store import is_zarr
 from ndviewer.core.model.values import decode_value
 
 __all__ = [
@@ -78,8 +80,24 @@ def _refuse_pending_journal(path: Path) -> None:
         )
 
 
+def refuse_remote(path: str | os.PathLike) -> None:
+    """URLs are read through range requests into a cache, Zarr stores through an HDF5 mirror:
+    there is nothing the transaction could write back to."""
+    if is_remote(str(path)):
+        raise EditError(
+            f"Cannot edit {path}: it is read over the network, and editing is disabled for "
+            "remote files (download it to edit a local copy)."
+        )
+    if is_zarr(path):
+        raise EditError(
+            f"Cannot edit {path}: it is a Zarr store, and ndviewer saves edits to HDF5 NWB "
+            "files only."
+        )
+
+
 def check_writable(path: str | os.PathLike) -> None:
     """Raise ``EditError`` with the reason unless ``path`` can be saved safely right now."""
+    refuse_remote(path)
     file_path = Path(path)
     if not file_path.is_file():
         raise EditError(f"Cannot save {file_path}: the file does not exist.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +19,9 @@ import h5py
 from ndviewer.core.cache import FileIdentity
 from ndviewer.core.errors import FileOpenError
 from ndviewer.core.model.nodes import DAMAGE_ERRORS, Node, node_at
+from ndviewer.core.model.storage import is_remote
+from ndviewer.core.model.storage.remote import UrlPath
+from ndviewer.core.model.storage.zarr_store import is_zarr, open_zarr_h5
 from ndviewer.core.model.values import decode_value
 
 __all__ = ["FileIdentity", "NwbFile", "check_readable", "open_h5", "open_nwb"]
@@ -73,9 +77,73 @@ def check_readable(path: str | os.PathLike) -> Path:
     return file_path
 
 
+def _remote_has_signature(remote) -> bool:
+    offset = 0
+    while offset + 8 <= remote.size:
+        remote.seek(offset)
+        if remote.read(8) == _HDF5_SIGNATURE:
+            return True
+        offset = 512 if offset == 0 else offset * 2
+    return False
+
+
+def open_remote_h5(location: str) -> h5py.File:
+    """Open a URL (or DANDI reference) read-only through range requests.
+
+    The ``RemoteFile`` is kept on the handle (``remote_of``): its validators identify the
+    file's version for the persisted index, and its counters tell what the reading cost.
+    """
+    from ndviewer.core.model.storage.dandi import resolve
+    from ndviewer.core.model.storage.remote import RemoteFile
+
+    url = resolve(location)
+    remote = RemoteFile(url)
+    if not _remote_has_signature(remote):
+        remote.close()
+        raise FileOpenError(
+            f"Cannot open {location}: it is not an HDF5 file (NWB files are HDF5; "
+            "no HDF5 signature was found)."
+        )
+    try:
+        h5 = h5py.File(remote, "r")
+    except OSError as exc:
+        remote.close()
+        cause = exc.__context__ or exc.__cause__
+        if isinstance(cause, FileOpenError):
+            raise cause from None
+        text = str(exc).splitlines()[0] if str(exc) else "unknown error"
+        raise FileOpenError(f"Cannot open {location}: HDF5 could not read it ({text}).") from None
+    h5._ndviewer_remote = remote
+    return h5
+
+
+def remote_of(h5: h5py.File):
+    """The ``RemoteFile`` a handle reads through, or None for a local file."""
+    return getattr(h5, "_ndviewer_remote", None)
+
+
+def identity_of(location: str | os.PathLike, h5: h5py.File) -> FileIdentity:
+    """What says the file is unchanged: path, size, mtime; for a URL its size and ETag."""
+    remote = remote_of(h5)
+    zarr_version = getattr(h5, "_ndviewer_zarr_version", None)
+    if zarr_version is not None:  # a store: its files' sizes and mtimes, hashed
+        digest = int(hashlib.sha1(zarr_version.encode()).hexdigest()[:15], 16)
+        return FileIdentity(str(Path(location).resolve()), 0, digest)
+    if remote is None:
+        return FileIdentity.of(location)
+    version = f"{remote.validators.get('etag')}|{remote.validators.get('last_modified')}"
+    return FileIdentity(
+        remote.url, remote.size, int(hashlib.sha1(version.encode()).hexdigest()[:15], 16)
+    )
+
+
 def open_h5(path: str | os.PathLike) -> h5py.File:
-    """Open an HDF5 file read-only, or raise ``FileOpenError`` with the reason."""
+    """Open an HDF5 file (or URL) read-only, or raise ``FileOpenError`` with the reason."""
     register_filters()
+    if is_remote(path):
+        return open_remote_h5(str(path))
+    if is_zarr(path):
+        return open_zarr_h5(path)
     file_path = check_readable(path)
     try:
         return h5py.File(file_path, "r", locking=False)
@@ -115,10 +183,34 @@ class NwbFile:
     """
 
     def __init__(self, path: str | os.PathLike, h5: h5py.File) -> None:
-        self.path = Path(path)
+        remote = remote_of(h5)
+        self.path = Path(path) if remote is None else UrlPath(remote.url)
         self.h5 = h5
-        self.identity = FileIdentity.of(path)
+        self.identity = identity_of(path, h5)
         self.problems: list[str] = []
+
+    @property
+    def is_remote(self) -> bool:
+        return remote_of(self.h5) is not None
+
+    @property
+    def read_only_reason(self) -> str | None:
+        """Why this file cannot be edited, in one sentence (None: it can be)."""
+        if self.is_remote:
+            return (
+                f"Editing is disabled: {self.path.name} is read over the network "
+                "(download it to edit a local copy)."
+            )
+        if self.is_zarr:
+            return (
+                f"Editing is disabled: {self.path.name} is a Zarr store (ndviewer saves edits "
+                "to HDF5 NWB files only)."
+            )
+        return None
+
+    @property
+    def is_zarr(self) -> bool:
+        return getattr(self.h5, "_ndviewer_zarr", None) is not None
 
     @cached_property
     def catalog(self):  # -> Catalog (imported lazily to keep open_nwb fast)
@@ -160,7 +252,7 @@ class NwbFile:
         """
         self.close()
         self.h5 = open_h5(self.path)
-        self.identity = FileIdentity.of(self.path)
+        self.identity = identity_of(self.path, self.h5)
         self.__dict__.pop("root", None)
 
     @property
@@ -170,6 +262,9 @@ class NwbFile:
     def close(self) -> None:
         if self.h5.id.valid:
             self.h5.close()
+        remote = remote_of(self.h5)
+        if remote is not None:
+            remote.close()
 
     def __enter__(self) -> NwbFile:
         return self

@@ -593,6 +593,8 @@ def build_index_parallel(
 ) -> FileIndex:
     """``build_index`` split across worker processes when the file has ``min_objects`` or more
     objects below its first levels (fewer are walked here, in one go)."""
+    if h5.driver == "fileobj":  # a URL or Zarr-less file object: workers could not reopen it
+        return build_index(h5, series_types)
     try:
         shallow, units, estimate = _plan_units(h5, want=8 * workers)
         sizes = [

@@ -178,6 +178,14 @@ class MetadataFormPanel(Panel):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.banner)
+        reason = getattr(self.context.file, "read_only_reason", None)
+        self.read_only_notice = QLabel(reason or "", self)
+        self.read_only_notice.setWordWrap(True)
+        self.read_only_notice.setStyleSheet(
+            "background: #fdf3d8; color: #5c4500; border: 1px solid #e8d49a; padding: 4px 6px;"
+        )
+        self.read_only_notice.setVisible(bool(reason))
+        layout.addWidget(self.read_only_notice)
         layout.addLayout(top)
         layout.addWidget(self.summary)
         layout.addWidget(splitter, 1)
@@ -193,6 +201,8 @@ class MetadataFormPanel(Panel):
         container_layout = QVBoxLayout(container)
         container_layout.setContentsMargins(0, 0, 12, 0)
         container_layout.addWidget(self.view)
+        if getattr(self.context.file, "read_only_reason", None):
+            self.view.setEnabled(False)  # values stay readable, nothing can be typed
         container_layout.addStretch(1)
         self.scroll.setWidget(container)
 
@@ -214,6 +224,11 @@ class MetadataFormPanel(Panel):
             self.view.refresh()
 
     def _update_actions(self) -> None:
+        if getattr(self.context.file, "read_only_reason", None):
+            for button in (self.undo_button, self.redo_button, self.save_button):
+                button.setEnabled(False)
+                button.setToolTip(self.context.file.read_only_reason)
+            return
         pending = self.session.pending()
         self.undo_button.setEnabled(self.session.can_undo)
         self.redo_button.setEnabled(self.session.can_redo)
@@ -255,7 +270,7 @@ class MetadataFormPanel(Panel):
     def save(self, confirm: bool | None = None) -> bool:
         """Write the pending changes as one transaction; False if nothing was written."""
         pending = self.session.pending()
-        if not pending:
+        if not pending or getattr(self.context.file, "read_only_reason", None):
             return False
         problems = self.session.transaction().problems()
         if problems:

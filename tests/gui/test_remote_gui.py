@@ -1,0 +1,103 @@
+"""Remote files in the window: ``open_path(URL)``, File → Open URL…, and read-only forms.
+
+The files are real pynwb fixtures served by a local Range-honouring server; the tab reads
+them in its worker like a local file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QDialogButtonBox
+
+from ndviewer.core.model.files import open_nwb
+from ndviewer.core.time_cursor import TimeCursor
+from ndviewer.gui.forms.metadata_form import MetadataFormPanel
+from ndviewer.gui.main_window import MainWindow
+from ndviewer.gui.open_url_dialog import OpenUrlDialog
+from ndviewer.gui.panels.base import PanelContext
+from ndviewer.gui.tree_model import TYPE
+from ndviewer.gui.workers import WorkerPool
+from tests.core.http_fixtures import FileServer
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("NDVIEWER_CONFIG_DIR", str(tmp_path / "config"))
+    from ndviewer.gui.app import make_settings
+
+    win = MainWindow(make_settings())
+    qtbot.addWidget(win)
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def server(ecephys_file: Path):
+    with FileServer({"ecephys.nwb": ecephys_file}) as running:
+        yield running
+
+
+def test_url_opens_in_a_tab_with_its_tree(qtbot, window: MainWindow, server: FileServer) -> None:
+    url = server.url("ecephys.nwb")
+    with qtbot.waitSignal(window.tree_shown, timeout=20000) as shown:
+        tab = window.open_path(url)
+    assert shown.args == [url]
+    assert tab.path == url
+    assert window.tabs.tabText(window.tabs.indexOf(tab)) == "ecephys.nwb"
+    qtbot.waitUntil(lambda: tab.context.index is not None, timeout=30000)
+    assert tab.model.data(tab.model.root_index().siblingAtColumn(TYPE)) == "NWBFile"
+    assert tab.model.index_for_path("/acquisition/raw").isValid()
+    assert server.counters.range_requests > 0
+    assert window.open_path(url) is tab  # the same URL again: the same tab
+
+
+def test_open_url_dialog_accepts_urls_and_dandi_references(
+    qtbot, window: MainWindow, server: FileServer
+) -> None:
+    dialog = OpenUrlDialog(window)
+    qtbot.addWidget(dialog)
+    open_button = dialog.buttons.button(QDialogButtonBox.StandardButton.Open)
+    for text, ok in (
+        ("", False),
+        ("/data/local.nwb", False),
+        ("DANDI:000123/0.230101.1234/sub-x/sub-x_ses-y.nwb", True),
+        ("5f8a0c3e-1b2c-4d5e-8f90-0123456789ab", True),
+        ("https://dandiarchive.org/dandiset/000123", True),
+    ):
+        dialog.edit.setText(text)
+        assert open_button.isEnabled() is ok, text
+
+    window.choose_url()
+    dialog = window._url_dialog
+    dialog.edit.setText("  " + server.url("ecephys.nwb") + " ")
+    with qtbot.waitSignal(window.tree_shown, timeout=20000) as shown:
+        open_button = dialog.buttons.button(QDialogButtonBox.StandardButton.Open)
+        open_button.click()
+    assert shown.args == [server.url("ecephys.nwb")]
+
+
+def test_unreachable_url_shows_one_message(qtbot, window: MainWindow, monkeypatch) -> None:
+    monkeypatch.setenv("NDVIEWER_NET_TIMEOUT", "1")
+    with FileServer({}, mode="stall") as stalled:
+        url = stalled.url("x.nwb")
+        with qtbot.waitSignal(window.file_failed, timeout=20000):
+            window.open_path(url)
+    assert window.last_error.startswith(f"Cannot read {url}: the server stopped answering")
+    assert window.tabs.count() == 0
+
+
+def test_metadata_form_of_a_url_is_read_only_and_says_why(qtbot, server: FileServer) -> None:
+    file = open_nwb(server.url("ecephys.nwb"))
+    context = PanelContext(file=file, time_cursor=TimeCursor(), pool=WorkerPool())
+    panel = MetadataFormPanel(context, file.node("/"))
+    qtbot.addWidget(panel)
+    panel.show()
+    assert panel.read_only_notice.isVisible()
+    assert panel.read_only_notice.text().startswith("Editing is disabled: ecephys.nwb is read")
+    assert not panel.save_button.isEnabled()
+    assert not panel.view.isEnabled()
+    assert panel.save(confirm=False) is False
+    panel.close()
+    file.close()
