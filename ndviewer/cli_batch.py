@@ -63,12 +63,10 @@ def _text_row(row: dict) -> str:
 
 
 def _dandiset_resolver():
-    """The DANDI lister when remote support is installed, else None."""
-    try:
-        from ndviewer.core.model import remote  # noqa: F401  (present once #19 lands)
-    except ImportError:
-        return None
-    return getattr(remote, "dandiset_assets", None)
+    """Lists the NWB assets of a dandiset through the DANDI API (core/model/storage)."""
+    from ndviewer.core.model.storage.dandi import dandiset_assets
+
+    return dandiset_assets
 
 
 def main(command: str, argv: Sequence[str]) -> int:

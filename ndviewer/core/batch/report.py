@@ -126,6 +126,8 @@ def same_identity(row: Row, identity: dict[str, Any]) -> bool:
     """Whether a row was written for the file as it is now (same size and mtime)."""
     if identity.get("size") is None:
         return False
+    if identity.get("etag"):  # a URL: its ETag (or Last-Modified) stands for the mtime
+        return row.get("size") == identity["size"] and row.get("etag") == identity["etag"]
     return row.get("size") == identity["size"] and row.get("mtime_ns") == identity["mtime_ns"]
 
 

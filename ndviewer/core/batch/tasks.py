@@ -19,12 +19,29 @@ COMMON_FIELDS = ("file", "status", "error", "size", "mtime_ns", "seconds", "byte
 def identity(item: str) -> dict[str, Any]:
     """What tells whether a file changed since its row was written (``--resume``)."""
     if item.startswith(("http://", "https://")):
-        return {"size": None, "mtime_ns": None}
+        return remote_identity(item)
     try:
         stat = os.stat(item)
     except OSError:
         return {"size": None, "mtime_ns": None}
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def remote_identity(url: str) -> dict[str, Any]:
+    """Size and ETag (or Last-Modified) of a URL from one HEAD request; Nones if it fails."""
+    from ndviewer.core.model.storage.remote import RemoteFile
+
+    try:
+        remote = RemoteFile(url, use_disk_cache=False)
+    except Exception:  # unreachable now: the task itself will say why in its row
+        return {"size": None, "mtime_ns": None, "etag": None}
+    remote.close()
+    validators = remote.validators
+    return {
+        "size": validators["size"],
+        "mtime_ns": None,
+        "etag": validators.get("etag") or validators.get("last_modified"),
+    }
 
 
 def _bytes_read() -> int:

@@ -158,3 +158,15 @@ def resolve(location: str) -> str:
             return _from_parts(segments[1], [*rest, *location_arg.strip("/").split("/")])
         return text
     return text
+
+
+def dandiset_assets(location: str) -> list[str]:
+    """Download URLs of every NWB asset of ``DANDI:000123`` or ``DANDI:000123/VERSION``
+    (batch runs over a whole dandiset), in the archive's path order."""
+    body = location.strip()[len("DANDI:") :].strip("/")
+    dandiset, *rest = body.split("/")
+    if not _DANDISET.match(dandiset):
+        raise RemoteReadError(f"Cannot list DANDI:{dandiset}: a dandiset id has six digits.")
+    version = rest[0] if rest and rest[0] else _latest_version(dandiset)
+    assets = [a for a in list_assets(dandiset, version) if a.path.endswith(".nwb")]
+    return [download_url(a.asset_id) for a in sorted(assets, key=lambda a: a.path)]
