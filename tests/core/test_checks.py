@@ -135,3 +135,13 @@ def test_demo_file_reports_the_age_left_out_on_purpose(demo_file: Path) -> None:
     assert serious - {("time_axis_transposed", "/acquisition/TwoPhotonSeries")} == {
         ("age_missing", "/general/subject")
     }
+
+
+def test_worker_process_split_gives_the_same_findings(defective_file: Path, monkeypatch) -> None:
+    from ndviewer.core.checks import run
+
+    serial = check_file(defective_file, parallel=False)
+    monkeypatch.setattr(run, "PARALLEL_THRESHOLD", 1)  # split even this small file
+    split = check_file(defective_file, use_cache=False)
+    assert sorted(split.findings, key=repr) == sorted(serial.findings, key=repr)
+    assert len(split.findings) == len(serial.findings) > len(cf.PLANTED)

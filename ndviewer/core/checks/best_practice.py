@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 
 from ndviewer.core.checks.findings import Finding
+from ndviewer.core.checks.h5meta import Meta
 from ndviewer.core.checks.rules import rule
 from ndviewer.core.edit import validators
 from ndviewer.core.model.catalog import Catalog
@@ -32,6 +33,9 @@ _YEAR = 31_557_600.0
 MIN_CHUNK_BYTES = 16 * 1024
 MAX_CHUNK_BYTES = 64 * 1024 * 1024
 TARGET_CHUNK_BYTES = 1024 * 1024
+_ITEM_BYTES = {
+    f"{kind}{bits}": bits // 8 for kind in ("int", "uint", "float") for bits in (8, 16, 32, 64)
+}
 
 
 def _join(path: str, name: str) -> str:
@@ -41,17 +45,23 @@ def _join(path: str, name: str) -> str:
 class RuleRunner:
     """Runs every rule on one open file; ``findings`` collects the result."""
 
-    def __init__(self, h5: h5py.File, catalog: Catalog, index: FileIndex) -> None:
+    def __init__(
+        self, h5: h5py.File, catalog: Catalog, index: FileIndex, meta: Meta | None = None
+    ) -> None:
         self.h5 = h5
+        self.meta = meta or Meta(h5)
         self.catalog = catalog
         self.index = index
         self.findings: list[Finding] = []
+        self._dispatch: dict[tuple[str, str], list[Callable[[IndexEntry], None]]] = {}
 
     def add(self, check: str, path: str, field: str | None = None, **values: Any) -> None:
         self.findings.append(rule(check).finding(path, field, **values))
 
     def small(self, path: str) -> Any:
         """A small value (dataset or None when absent/large/unreadable), decoded."""
+        if not self.meta.has_link(path):
+            return None
         try:
             obj = self.h5.get(path)
             if not isinstance(obj, h5py.Dataset) or (obj.size or 0) > _SMALL:
@@ -61,39 +71,46 @@ class RuleRunner:
             return None
 
     def attr(self, path: str, name: str) -> Any:
-        try:
-            obj = self.h5.get(path)
-            if obj is None or name not in obj.attrs:
-                return None
-            return decode_value(obj.attrs[name], self.h5)
-        except _DAMAGE:
-            return None
+        return self.meta.attr(path, name)
 
     def run(self) -> list[Finding]:
-        is_a = self.catalog.is_a
-        dispatch: list[tuple[str, Callable[[IndexEntry], None]]] = [
-            ("NWBFile", self.nwbfile),
-            ("Subject", self.subject),
-            ("TimeSeries", self.time_series),
-            ("ElectricalSeries", self.electrical_series),
-            ("TimeIntervals", self.time_intervals),
-            ("DynamicTable", self.dynamic_table),
-        ]
         for entry in self.index.typed:
-            type_name = entry.neurodata_type
-            if entry.kind == "unreadable":
-                continue
-            for base, method in dispatch:
-                if is_a(type_name, base):
-                    try:
-                        method(entry)
-                    except _DAMAGE:
-                        continue  # damage is the schema validator's to report
-            if entry.kind == "group" and (
+            self.check_entry(entry)
+        return self.findings
+
+    def _methods(self, type_name: str, kind: str) -> list[Callable[[IndexEntry], None]]:
+        """The rule methods that apply to a type (through inheritance), worked out once."""
+        key = (type_name, kind)
+        methods = self._dispatch.get(key)
+        if methods is None:
+            is_a = self.catalog.is_a
+            methods = [
+                method
+                for base, method in (
+                    ("NWBFile", self.nwbfile),
+                    ("Subject", self.subject),
+                    ("TimeSeries", self.time_series),
+                    ("ElectricalSeries", self.electrical_series),
+                    ("TimeIntervals", self.time_intervals),
+                    ("DynamicTable", self.dynamic_table),
+                )
+                if is_a(type_name, base)
+            ]
+            if kind == "group" and (
                 is_a(type_name, "NWBContainer") or is_a(type_name, "DynamicTable")
             ):
-                self.description(entry)
-        return self.findings
+                methods.append(self.description)
+            self._dispatch[key] = methods
+        return methods
+
+    def check_entry(self, entry: IndexEntry) -> None:
+        if not entry.neurodata_type or entry.kind == "unreadable":
+            return
+        for method in self._methods(entry.neurodata_type, entry.kind):
+            try:
+                method(entry)
+            except _DAMAGE:
+                continue  # damage is the schema validator's to report
 
     # -- the file ------------------------------------------------------------------------------
     def nwbfile(self, entry: IndexEntry) -> None:
@@ -180,10 +197,10 @@ class RuleRunner:
         samples = int(shape[0]) if shape else 0
         has_external = bool(facts.external_files)
         if self.catalog.is_a(entry.neurodata_type, "TimeSeries"):
-            unit = self.attr(_join(path, "data"), "unit")
+            unit = self.meta.text_attr(_join(path, "data"), "unit")
             if shape is not None and (unit is None or not str(unit).strip()):
                 self.add("unit_missing", path)
-            resolution = self.attr(_join(path, "data"), "resolution")
+            resolution = self.meta.float_attr(_join(path, "data"), "resolution")
             if (
                 isinstance(resolution, int | float)
                 and not math.isnan(resolution)
@@ -300,18 +317,16 @@ class RuleRunner:
     ) -> None:
         """Chunks that make the two common reads slow: a time window of every channel (the
         trace panel, one frame of an image series) and the whole of one channel."""
+        width = _ITEM_BYTES.get(data_entry.dtype or "", 8)
+        if math.prod(shape) * width < 4 * MIN_CHUNK_BYTES:
+            return  # small data: any layout reads fast (and the layout is not even asked)
         try:
-            dataset = self.h5[data_entry.path]
-            chunks = dataset.chunks
-            itemsize = dataset.dtype.itemsize
+            chunks, itemsize = self.meta.chunks(data_entry.path)
         except _DAMAGE:
             return
         if not chunks or len(chunks) != len(shape):
             return
-        data_bytes = int(np.prod(shape)) * itemsize
-        chunk_bytes = int(np.prod(chunks)) * itemsize
-        if data_bytes < 4 * MIN_CHUNK_BYTES:
-            return  # small data: any layout reads fast
+        chunk_bytes = math.prod(chunks) * itemsize
         is_image = self.catalog.is_a(entry.neurodata_type, "ImageSeries")
         suggested = _suggest_chunks(shape, itemsize, is_image)
         h5repack = "x".join(str(c) for c in suggested)
@@ -410,7 +425,7 @@ class RuleRunner:
 
     # -- any container -------------------------------------------------------------------------
     def description(self, entry: IndexEntry) -> None:
-        value = self.attr(entry.path, "description")
+        value = self.meta.text_attr(entry.path, "description")
         if value is None:
             value = self.small(_join(entry.path, "description"))
             if value is None:

@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 
 from ndviewer.core.checks.findings import Finding
+from ndviewer.core.checks.h5meta import Meta
 from ndviewer.core.model.catalog import Catalog, FieldSpec
 from ndviewer.core.model.index import FileIndex, IndexEntry
 
@@ -118,10 +119,14 @@ def _join(path: str, name: str) -> str:
 class SchemaValidator:
     """Validates the typed objects of one open file against its catalogue."""
 
-    def __init__(self, h5: h5py.File, catalog: Catalog, index: FileIndex) -> None:
+    def __init__(
+        self, h5: h5py.File, catalog: Catalog, index: FileIndex, meta: Meta | None = None
+    ) -> None:
         self.h5 = h5
         self.file_id = h5.id
+        self.meta = meta or Meta(h5)
         self.catalog = catalog
+        self._fields: dict[str, list[FieldSpec]] = {}
         self.index = index
         self.children: dict[str, list[IndexEntry]] = {}
         for entry in index.entries:
@@ -161,6 +166,8 @@ class SchemaValidator:
         entry = self.index.by_path.get(path)
         if entry is not None:
             return entry.kind, entry
+        if not self.meta.has_link(path):
+            return None
         parent, _, name = path.rpartition("/")
         try:
             link = self.h5[parent or "/"].get(name, getlink=True)
@@ -178,12 +185,11 @@ class SchemaValidator:
 
     def _link_state(self, path: str) -> str:
         """ "absent", "dangling" or "ok" for the link (or object) at ``path``."""
+        if not self.meta.has_link(path):
+            return "absent"
         parent, _, name = path.rpartition("/")
         try:
             group = self.h5[parent or "/"]
-            link = group.get(name, getlink=True)
-            if link is None:
-                return "absent"
             return "ok" if group.get(name) is not None else "dangling"
         except _DAMAGE:
             return "dangling"
@@ -191,22 +197,25 @@ class SchemaValidator:
     # -- the walk ------------------------------------------------------------------------------
     def run(self) -> list[Finding]:
         for entry in self.index.entries:
-            if entry.kind == "broken_link":
-                self.error(
-                    entry.path, "", "link_unresolvable", "This external link cannot be followed."
-                )
-                continue
-            if entry.kind == "unreadable":
-                self.error(entry.path, "", "unreadable", "This object's metadata is unreadable.")
-                continue
-            if not entry.neurodata_type:
-                continue
-            try:
-                self.validate_typed(entry)
-            except _DAMAGE as exc:
-                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                self.error(entry.path, "", "unreadable", f"Cannot be validated ({reason}).")
+            self.check_entry(entry)
         return self.findings
+
+    def check_entry(self, entry: IndexEntry) -> None:
+        if entry.kind == "broken_link":
+            self.error(
+                entry.path, "", "link_unresolvable", "This external link cannot be followed."
+            )
+            return
+        if entry.kind == "unreadable":
+            self.error(entry.path, "", "unreadable", "This object's metadata is unreadable.")
+            return
+        if not entry.neurodata_type:
+            return
+        try:
+            self.validate_typed(entry)
+        except _DAMAGE as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.error(entry.path, "", "unreadable", f"Cannot be validated ({reason}).")
 
     def validate_typed(self, entry: IndexEntry) -> None:
         type_name = entry.neurodata_type or ""
@@ -229,7 +238,10 @@ class SchemaValidator:
                 spec_dtype = spec_dtype if spec_dtype is not None else spec.dtype
                 spec_shape = spec_shape if spec_shape is not None else spec.shape
             self.check_dataset(entry.path, "", spec_dtype, spec_shape, entry)
-        self.validate_members(entry.path, self.catalog.fields(type_name), entry.kind)
+        fields = self._fields.get(type_name)
+        if fields is None:
+            fields = self._fields[type_name] = self.catalog.fields(type_name)
+        self.validate_members(entry.path, fields, entry.kind)
 
     def validate_members(self, path: str, members: list[FieldSpec], kind: str) -> None:
         for member in members:
@@ -246,8 +258,7 @@ class SchemaValidator:
 
     def check_attribute(self, path: str, member: FieldSpec) -> None:
         name = member.name or ""
-        obj_name = path.lstrip("/").encode() or b"."
-        if not h5py.h5a.exists(self.file_id, name.encode(), obj_name=obj_name):
+        if not self.meta.has_attr(path, name):
             if member.required and member.value is None:
                 self.error(
                     path,
@@ -257,7 +268,7 @@ class SchemaValidator:
                 )
             return
         family = _spec_family(member.dtype)
-        attr = h5py.h5a.open(self.file_id, name.encode(), obj_name=obj_name)
+        attr = self.meta.attr_id(path, name)
         stored = _stored_family(_type_name(attr.get_type()))
         empty = attr.shape is not None and len(attr.shape) > 0 and 0 in attr.shape
         if family is not None and not empty and not _compatible(family, stored):
@@ -269,15 +280,9 @@ class SchemaValidator:
                 f"{_describe(member.dtype)}.",
             )
             return
+        # the shape is read only where the spec gives one (most attributes are scalars and
+        # asking costs a dataspace object per attribute)
         problem = _shape_problem(member.shape, attr.shape) if member.shape is not None else None
-        # a scalar in the spec: a 1-element array is what h5py writes for some scalars
-        if (
-            member.shape is None
-            and attr.shape not in ((), None)
-            and family is not None
-            and int(np.prod(attr.shape)) != 1
-        ):
-            problem = f"holds {attr.shape} values, but the spec asks for one"
         if problem:
             self.error(path, name, "shape", f"The attribute '{name}' {problem}.")
         if family == "reference" and isinstance(member.dtype, dict):
