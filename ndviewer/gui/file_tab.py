@@ -38,7 +38,7 @@ from ndviewer.core.model.nodes import DAMAGE_ERRORS, Node
 from ndviewer.core.model.registry import PanelChoice, default_registry
 from ndviewer.core.nwb.summary import typed_index
 from ndviewer.core.time_cursor import TimeCursor
-from ndviewer.gui.checks.report_panel import ReportPanel
+from ndviewer.gui.checks.report_panel import ReportPanel, count_text
 from ndviewer.gui.filter_model import FilterResultsModel, match_entries
 from ndviewer.gui.panels.base import Panel, PanelContext
 from ndviewer.gui.tree_model import PATH_ROLE, FileTreeModel
@@ -269,7 +269,7 @@ class FileTab(QWidget):
         self.left_split.addWidget(self.report)
         self.left_split.setStretchFactor(0, 3)
         self.left_split.setStretchFactor(1, 1)
-        self.left_split.setSizes([700, 260])
+        self.left_split.setSizes([600, 340])
         left_layout.addWidget(self.left_split)
 
         self.title_label = QLabel(self)
@@ -398,11 +398,7 @@ class FileTab(QWidget):
                 return
             self.report.set_findings(report.sorted())
             self._badge_tree()
-            counts = report.counts()
-            self.status.emit(
-                f"{Path(path).name}: checks found {counts['error']} errors, "
-                f"{counts['warning']} warnings, {counts['info']} suggestions"
-            )
+            self.status.emit(f"{Path(path).name}: checks found {count_text(report.counts())}")
             self.checks_ready.emit(path)
 
         def failed(exc: Exception) -> None:

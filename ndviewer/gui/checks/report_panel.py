@@ -27,6 +27,15 @@ from ndviewer.gui.checks.badges import SEVERITY_COLORS, severity_dot
 
 FINDING_ROLE = Qt.ItemDataRole.UserRole + 7
 _TITLES = {"error": "Errors", "warning": "Warnings", "info": "Suggestions"}
+_ONE = {"error": "error", "warning": "warning", "info": "suggestion"}
+
+
+def count_text(counts: dict[str, int]) -> str:
+    """``1 error, 3 warnings, 0 suggestions``."""
+    return ", ".join(
+        f"{counts.get(s, 0)} {_ONE[s] if counts.get(s, 0) == 1 else _TITLES[s].lower()}"
+        for s in SEVERITIES
+    )
 
 
 class ReportPanel(QWidget):
@@ -125,8 +134,7 @@ class ReportPanel(QWidget):
         counts = dict.fromkeys(SEVERITIES, 0)
         for finding in self.findings:
             counts[finding.severity] = counts.get(finding.severity, 0) + 1
-        parts = [f"{counts[s]} {_TITLES[s].lower()}" for s in SEVERITIES]
-        self.summary.setText(", ".join(parts) if self.findings else "no findings")
+        self.summary.setText(count_text(counts) if self.findings else "no findings")
         for severity in SEVERITIES:
             group = [f for f in self.findings if f.severity == severity]
             if not group:
