@@ -3,6 +3,7 @@
 ``ndviewer info FILE [--json]``   the typed index and session summary (a stable JSON contract)
 ``ndviewer edit FILE... --set PATH=VALUE``   validated batch edits through the edit transaction
 ``ndviewer export FILE --object PATH --out OUT.EXT``   a figure or the data of one object
+``ndviewer check FILE... [--json] [--inspector]``   schema validation and best practices
 
 Every subcommand exits with the same codes, so a script over a folder can trust them:
 
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from ndviewer import __version__
 
-SUBCOMMANDS = ("info", "edit", "export")
+SUBCOMMANDS = ("info", "edit", "export", "check")
 EXIT_OK, EXIT_PROBLEMS, EXIT_REFUSED = 0, 1, 2
 EXIT_BAD_INPUT = EXIT_REFUSED
 #: What an older ndviewer's interrupted save left next to a file (``edit.journal``); named
@@ -262,6 +263,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ndviewer.cli_export import main as export_main
 
         return export_main(argv[1:])
+    if argv and argv[0] == "check":
+        from ndviewer.cli_check import main as check_main
+
+        return check_main(argv[1:])
     return _gui(argv)
 
 

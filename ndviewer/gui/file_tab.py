@@ -13,7 +13,7 @@ import logging
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -38,6 +38,7 @@ from ndviewer.core.model.nodes import DAMAGE_ERRORS, Node
 from ndviewer.core.model.registry import PanelChoice, default_registry
 from ndviewer.core.nwb.summary import typed_index
 from ndviewer.core.time_cursor import TimeCursor
+from ndviewer.gui.checks.report_panel import ReportPanel, count_text
 from ndviewer.gui.filter_model import FilterResultsModel, match_entries
 from ndviewer.gui.panels.base import Panel, PanelContext
 from ndviewer.gui.tree_model import PATH_ROLE, FileTreeModel
@@ -143,6 +144,15 @@ def _open_with_catalog(path: str) -> NwbFile:
     return file
 
 
+class _CheckProgress(QObject):
+    """Carries the check worker's progress to the GUI thread (a queued signal)."""
+
+    progress = Signal(str, float)
+
+
+FORM_PANEL = "ndviewer.gui.forms.metadata_form:MetadataFormPanel"
+
+
 class FileTab(QWidget):
     """Tree, filter and panel area of one file.
 
@@ -154,6 +164,8 @@ class FileTab(QWidget):
         The file (path) could not be opened; the message says why.
     index_ready(str)
         The background typed index of the file (path) is complete.
+    checks_ready(str)
+        The file checks (schema and best practices) of the file (path) are shown.
     status(str)
         A short message for the status bar.
     """
@@ -161,6 +173,7 @@ class FileTab(QWidget):
     tree_shown = Signal(str)
     open_failed = Signal(str, str)
     index_ready = Signal(str)
+    checks_ready = Signal(str)
     status = Signal(str)
 
     def __init__(self, path: str | Path, pool: WorkerPool, parent: QWidget | None = None) -> None:
@@ -245,7 +258,19 @@ class FileTab(QWidget):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.filter_edit)
-        left_layout.addWidget(self.left_stack)
+        self.report = ReportPanel(self)
+        self.report.finding_activated.connect(self.show_finding)
+        self.report.inspector_requested.connect(self.run_inspector)
+        self._check_progress = _CheckProgress(self)
+        self._check_progress.progress.connect(self.report.set_running)
+        self.left_split = QSplitter(Qt.Orientation.Vertical, self)
+        self.left_split.setChildrenCollapsible(False)
+        self.left_split.addWidget(self.left_stack)
+        self.left_split.addWidget(self.report)
+        self.left_split.setStretchFactor(0, 3)
+        self.left_split.setStretchFactor(1, 1)
+        self.left_split.setSizes([600, 340])
+        left_layout.addWidget(self.left_split)
 
         self.title_label = QLabel(self)
         self.title_label.setStyleSheet("font-weight: bold; font-size: 11pt;")
@@ -346,8 +371,96 @@ class FileTab(QWidget):
             if self.filter_edit.text().strip():
                 self._apply_filter()
             self.index_ready.emit(self.path)
+            self._start_checks()
 
         self.pool.submit(self._key("index"), build, done, self._on_index_error)
+
+    # -- checks -----------------------------------------------------------------------------
+    def _start_checks(self) -> None:
+        """Schema and best-practice checks in a worker, after the tree and index are shown;
+        the report fills in and the tree's icons get their badges when they are done."""
+        from ndviewer.core.checks.run import check_file
+
+        path = self.path
+        relay = self._check_progress.progress
+
+        def run(token) -> object:
+            def tell(stage: str, fraction: float) -> None:
+                token.check()
+                relay.emit(stage, fraction)
+
+            # one process: the GUI's own reads wait for h5py's lock between our calls only
+            return check_file(path, progress=tell, parallel=False)
+
+        def done(report) -> None:
+            if report.error is not None:
+                self.report.set_failed(report.error)
+                return
+            self.report.set_findings(report.sorted())
+            self._badge_tree()
+            self.status.emit(f"{Path(path).name}: checks found {count_text(report.counts())}")
+            self.checks_ready.emit(path)
+
+        def failed(exc: Exception) -> None:
+            self.report.set_failed(f"The checks could not run: {exc}")
+
+        self.report.set_running("starting", 0.0)
+        self.pool.submit(self._key("checks"), run, done, failed)
+        if not self.report.inspector_button.isEnabled():
+            self._probe_inspector()
+
+    def _probe_inspector(self) -> None:
+        from ndviewer.core.checks.inspector import inspector_available
+
+        self.pool.submit(
+            self._key("inspector-probe"),
+            lambda token: inspector_available(),
+            self.report.set_inspector_available,
+        )
+
+    def _badge_tree(self) -> None:
+        if self.model is not None:
+            self.model.set_findings(self.report.findings)
+            self.tree.viewport().update()
+
+    def run_inspector(self) -> None:
+        """nwbinspector's findings, from a subprocess, added to the report and badges."""
+        from ndviewer.core.checks.inspector import run_inspector
+
+        path = self.path
+        self.report.inspector_button.setEnabled(False)
+        self.report.set_running("nwbinspector", 0.5)
+
+        def done(findings) -> None:
+            self.report.inspector_button.setEnabled(True)
+            self.report.add_findings(findings)
+            self._badge_tree()
+            self.status.emit(f"nwbinspector: {len(findings)} findings on {Path(path).name}")
+
+        def failed(exc: Exception) -> None:
+            self.report.inspector_button.setEnabled(True)
+            self.report.set_failed(str(exc))
+
+        self.pool.submit(self._key("inspector"), lambda token: run_inspector(path), done, failed)
+
+    def show_finding(self, path: str, field: str) -> None:
+        """Select the finding's object; for a metadata field, open the metadata form with
+        the field focused (switching "View as" to it when it is not the object's default)."""
+        self.show_path(path)
+        if not field or self.panel is None or self.panel.node.path != path:
+            return
+        focus = getattr(self.panel, "focus_field", None)
+        if focus is not None:
+            focus(field)
+            return
+        if not any(choice.panel == FORM_PANEL for choice in self.panel_choices):
+            return
+        previous = self.view_as.currentData()
+        self._install_panel(self.panel.node, FORM_PANEL)
+        if self.panel.focus_field(field):
+            self.view_as.setCurrentIndex(max(0, self.view_as.findData(FORM_PANEL)))
+        elif previous:
+            self._install_panel(self.panel.node, previous)
 
     def _expand_main_groups(self) -> None:
         """Open the groups a scientist looks into first, when they are not huge."""
@@ -624,6 +737,7 @@ class FileTab(QWidget):
         self.model = FileTreeModel(self.file, self)
         self.tree.setModel(self.model)
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
+        self._badge_tree()  # the last report's badges until the checks run again
         for path in expanded:
             index = self.model.index_for_path(path)
             if index.isValid():

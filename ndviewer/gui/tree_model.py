@@ -25,6 +25,7 @@ from ndviewer.core.model.nodes import (
     UNREADABLE,
     Node,
 )
+from ndviewer.gui.checks.badges import badged_icon, worst_by_path
 from ndviewer.gui.icons import family_icon
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,18 @@ class FileTreeModel(QAbstractItemModel):
         self._invisible = TreeItem(file.root, None, 0)
         self._invisible.children = [self._root]
         self._invisible._child_names = [""]
+        #: The most serious check finding per object path (badges on the icons).
+        self.worst_finding: dict[str, str] = {}
+        self.finding_lines: dict[str, list[str]] = {}
+
+    def set_findings(self, findings) -> None:
+        """Badge the objects that have check findings (``core.checks`` findings); the view
+        repaints to show them (``data`` is asked again on paint)."""
+        self.worst_finding = worst_by_path(findings)
+        self.finding_lines = {}
+        for finding in findings:
+            label = f"{finding.severity}: {finding.message}"
+            self.finding_lines.setdefault(finding.path, []).append(label)
 
     # -- structure --------------------------------------------------------------------------
     def _item(self, index: QModelIndex | QPersistentModelIndex) -> TreeItem:
@@ -235,6 +248,9 @@ class FileTreeModel(QAbstractItemModel):
                 return node.dtype_name if node.readable and node.is_dataset else ""
             return None
         if role == Qt.ItemDataRole.DecorationRole and column == NAME:
+            severity = self.worst_finding.get(node.path)
+            if severity is not None:
+                return badged_icon(self.family(node), severity)
             return family_icon(self.family(node))
         if role == Qt.ItemDataRole.ToolTipRole:
             return self.tooltip(item)
@@ -278,4 +294,9 @@ class FileTreeModel(QAbstractItemModel):
             doc = member.doc if member else ""
         if doc:
             lines.append(html.escape(doc[:600] + ("…" if len(doc) > 600 else "")))
+        found = self.finding_lines.get(node.path)
+        if found:
+            shown = [html.escape(line) for line in found[:5]]
+            more = f"<br>… and {len(found) - 5} more" if len(found) > 5 else ""
+            lines.append("<b>Check findings:</b><br>" + "<br>".join(shown) + more)
         return "<p style='white-space:pre-wrap'>" + "<br>".join(lines) + "</p>"

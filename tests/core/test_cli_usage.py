@@ -1,5 +1,5 @@
 """An unknown subcommand prints usage and exits 2, headless: it once opened the window with
-"check" as a file name, or aborted with SIGABRT (rc 134) when there was no display."""
+"validate" as a file name (then "check", now a real subcommand), or aborted with SIGABRT (rc 134) when there was no display."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def run_cli(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
 
 
 def test_unknown_subcommand_prints_usage_and_exits_2(ecephys_file):
-    result = run_cli("check", str(ecephys_file))
+    result = run_cli("validate", str(ecephys_file))
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -34,7 +34,7 @@ def test_unknown_subcommand_prints_usage_and_exits_2(ecephys_file):
 
     assert lines[1] == "       ndviewer {" + ",".join(SUBCOMMANDS) + "} ..."
     assert {"info", "edit", "export"} <= set(SUBCOMMANDS)
-    assert lines[2].startswith("ndviewer: unknown subcommand or missing file 'check'")
+    assert lines[2].startswith("ndviewer: unknown subcommand or missing file 'validate'")
     assert "Traceback" not in result.stderr
 
 

@@ -206,6 +206,23 @@ class MetadataFormPanel(Panel):
         container_layout.addStretch(1)
         self.scroll.setWidget(container)
 
+    def focus_field(self, key: str) -> bool:
+        """Scroll to the field ``key`` (of this object, else of a sub-form) and focus its
+        editor; False when the form has no such field. Used by the check report."""
+        rows = [row for row in self.view.all_rows() if row.field.key == key]
+        rows.sort(key=lambda row: row.form.path != self.node.path)
+        if not rows:
+            return False
+        row = rows[0]
+        self.scroll.ensureWidgetVisible(row.body, 40, 80)
+        row.editor.setFocus(Qt.FocusReason.OtherFocusReason)
+        row.label.setStyleSheet("background: #fdf2d0; font-weight: bold;")
+        return True
+
+    def apply_options(self, options: dict) -> None:
+        if options.get("focus_field"):
+            self.focus_field(str(options["focus_field"]))
+
     # -- state ------------------------------------------------------------------------------
     def _on_session_changed(self, _session: EditSession) -> None:
         self.rebuild_if_needed()
