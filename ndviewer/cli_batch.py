@@ -58,6 +58,12 @@ def _text_row(row: dict) -> str:
         parts.append(f"{row['duration_s']:g} s")
     if row.get("problems"):
         parts.append(f"{len(row['problems'])} problem{'s' if len(row['problems']) != 1 else ''}")
+    if row.get("findings") is not None:
+        parts.append(
+            f"{row['errors']} error{'s' if row['errors'] != 1 else ''}, "
+            f"{row['warnings']} warning{'s' if row['warnings'] != 1 else ''}, "
+            f"{row['infos']} info"
+        )
     label = "ok" if row["status"] == "ok" else row["status"]
     return f"{label:<11} {row['file']}  ({', '.join(parts)})"
 
@@ -172,5 +178,6 @@ def main(command: str, argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    failed = summary["error"] or (command != "info" and summary["problems"])
+    # exit 1 as the single-file command would: an unreadable file, or (check) an error
+    failed = summary["error"] or any(row.get("errors") for row in rows)
     return 1 if failed else 0

@@ -174,3 +174,24 @@ def test_ctrl_c_keeps_the_rows_done_and_resume_finishes(tmp_path) -> None:
     assert resumed.returncode == 1
     assert len(load_rows(report)) == total
     assert f"{len(done)} kept from" in resumed.stderr
+
+
+def test_check_rows_hold_what_check_finds_in_each_file(folder) -> None:
+    from ndviewer.core.batch.tasks import check_task
+    from ndviewer.core.checks.run import check_file
+
+    items, _ = expand_inputs([str(folder)])
+    rows = run_batch(items, check_task, jobs=2).rows
+    by_name = {str(Path(r["file"]).relative_to(folder)): r for r in rows}
+    for name, expected in EXPECTED_STATUS.items():
+        row = by_name[name]
+        if expected == "error":
+            assert row["status"] == "error" and row["error"]
+            continue
+        report = check_file(folder / name, use_cache=False, parallel=False)
+        assert row["findings"] == [f.as_dict() for f in report.sorted()]
+        assert row["errors"] == report.counts()["error"]
+    garbage = by_name["defective/garbage_start_time.nwb"]["findings"]
+    assert any(f["path"] == "/" and f["field"] == "session_start_time" for f in garbage)
+    result = cli("check", str(folder), "--jobs", "2")
+    assert result.returncode == 1  # errors found, as the single-file check says

@@ -72,6 +72,7 @@ TASK_MODULES = (
     "ndviewer.core.model.files",
     "ndviewer.core.model.catalog",
     "ndviewer.core.nwb.summary",
+    "ndviewer.core.checks.run",
 )
 
 
@@ -124,8 +125,31 @@ def info_task(item: str) -> dict[str, Any]:
     return _row(item, _info)
 
 
-#: Command -> task; ``check`` and ``qc`` join when their single-file functions exist.
-TASKS: dict[str, Callable[[str], dict[str, Any]]] = {"info": info_task}
+def _check(item: str) -> dict[str, Any]:
+    from ndviewer.core.checks.run import check_file
+    from ndviewer.core.errors import NdviewerError
+
+    # one file per worker: the batch is parallel across files, not inside one
+    report = check_file(item, use_cache=False, parallel=False)
+    if report.error:
+        raise NdviewerError(report.error)
+    counts = report.counts()
+    return {
+        "status": "problems" if counts.get("error") or counts.get("warning") else "ok",
+        "errors": counts.get("error", 0),
+        "warnings": counts.get("warning", 0),
+        "infos": counts.get("info", 0),
+        "findings": [f.as_dict() for f in report.sorted()],
+    }
+
+
+def check_task(item: str) -> dict[str, Any]:
+    """The ``check`` row of one file: counts by severity and every finding, worst first."""
+    return _row(item, _check)
+
+
+#: Command -> task (``qc`` needs ``--object`` and stays a single-file command).
+TASKS: dict[str, Callable[[str], dict[str, Any]]] = {"info": info_task, "check": check_task}
 #: Command -> the fields of its rows after the common ones.
 FIELDS: dict[str, tuple[str, ...]] = {
     "info": (
@@ -136,4 +160,5 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "duration_s",
         "problems",
     ),
+    "check": ("errors", "warnings", "infos", "findings"),
 }
