@@ -3,6 +3,7 @@
 ``ndviewer info FILE [--json]``   the typed index and session summary (a stable JSON contract)
 ``ndviewer edit FILE... --set PATH=VALUE``   validated batch edits through the edit transaction
 ``ndviewer export FILE --object PATH --out OUT.EXT``   a figure or the data of one object
+``ndviewer qc FILE --object PATH [--json] [--write]``   signal QC of one series (``cli_qc``)
 
 Every subcommand exits with the same codes, so a script over a folder can trust them:
 
@@ -29,7 +30,7 @@ from pathlib import Path
 from ndviewer import __version__
 from ndviewer.core import cache
 
-SUBCOMMANDS = ("info", "edit", "export")
+SUBCOMMANDS = ("info", "edit", "export", "qc")
 EXIT_OK, EXIT_PROBLEMS, EXIT_REFUSED = 0, 1, 2
 EXIT_BAD_INPUT = EXIT_REFUSED
 INFO_FORMAT = f"info-3/{__version__}"
@@ -289,6 +290,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ndviewer.cli_export import main as export_main
 
         return export_main(argv[1:])
+    if argv and argv[0] == "qc":
+        from ndviewer.cli_qc import main as qc_main
+
+        return qc_main(argv[1:])
     return _gui(argv)
 
 
