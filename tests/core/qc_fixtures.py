@@ -86,9 +86,20 @@ def defective_recording(seed: int = 0) -> np.ndarray:
     return data.astype(np.int16)
 
 
-def write_series_nwb(path: Path, data: np.ndarray, rate: float = RATE) -> Path:
+def write_series_nwb(
+    path: Path,
+    data: np.ndarray,
+    rate: float = RATE,
+    *,
+    extra_bad_electrodes: int = 0,
+    invalid_times: list[tuple[float, float, str]] | None = None,
+) -> Path:
     """An NWB file (pynwb) with ``data`` as /acquisition/ElectricalSeries, chunked, electrodes
-    with ids 100.. (so labels differ from column indices)."""
+    with ids 100.. (so labels differ from column indices).
+
+    ``extra_bad_electrodes`` adds rows the series does not record, with a pynwb-written
+    ``bad_channel`` column that is True for them; ``invalid_times`` pre-fills that table
+    (with a ``reason`` column and a ``tags`` column, ragged)."""
     from datetime import datetime
 
     from hdmf.backends.hdf5 import H5DataIO
@@ -104,8 +115,17 @@ def write_series_nwb(path: Path, data: np.ndarray, rate: float = RATE) -> Path:
     group = nwb.create_electrode_group(
         name="shank0", description="shank", location="CA1", device=device
     )
-    for c in range(data.shape[1]):
-        nwb.add_electrode(id=100 + c, group=group, location="CA1")
+    if extra_bad_electrodes:
+        nwb.add_electrode_column(name="bad_channel", description="marked by hand")
+    for c in range(data.shape[1] + extra_bad_electrodes):
+        extra = {"bad_channel": c >= data.shape[1]} if extra_bad_electrodes else {}
+        nwb.add_electrode(id=100 + c, group=group, location="CA1", **extra)
+    if invalid_times:
+        nwb.add_invalid_times_column(name="reason", description="why")
+        for start, stop, reason in invalid_times:
+            nwb.add_invalid_time_interval(
+                start_time=start, stop_time=stop, reason=reason, tags=["by-hand", reason]
+            )
     region = nwb.create_electrode_table_region(list(range(data.shape[1])), "all electrodes")
     series = ElectricalSeries(
         name="ElectricalSeries",

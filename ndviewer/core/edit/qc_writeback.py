@@ -236,8 +236,12 @@ def invalid_times_assignments(
         if f"{name}_index" in group:
             flat = [v for row in per_row for v in row]
             ends = list(np.cumsum([len(row) for row in per_row], dtype=np.int64).tolist())
-            assignments.append((Location(f"{base}/{name}"), flat, ValueSpec(dtype=None)))
-            assignments.append((Location(f"{base}/{name}_index"), ends, ValueSpec(dtype=None)))
+            assignments.append(
+                (Location(f"{base}/{name}"), flat, ValueSpec(dtype=None, shape=[None]))
+            )
+            assignments.append(
+                (Location(f"{base}/{name}_index"), ends, ValueSpec(dtype=None, shape=[None]))
+            )
         else:
             dtype = "float64" if name in ("start_time", "stop_time") else None
             assignments.append(
