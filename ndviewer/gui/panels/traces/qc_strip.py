@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from ndviewer.core.edit.qc_writeback import QC_REASONS, describe_decision, qc_assignments
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.nwb.signal_qc import SeriesQC, series_qc
+from ndviewer.core.nwb.timeseries import TimeSeriesSource
 from ndviewer.gui.workers import CancelToken
 
 if TYPE_CHECKING:
@@ -215,20 +216,27 @@ class SignalQcStrip(QObject):
 
     def run(self) -> None:
         """QC the whole series on a worker (a newer run replaces a running one)."""
-        source = self._panel.state.source
-        if source is None or source.n_samples < 2:
+        shown = self._panel.state.source
+        if shown is None or shown.n_samples < 2:
             return
         self._started = True
-        file_name = str(self._panel.context.file.path)
+        file = self._panel.context.file
+        path = self._panel.node.path
         emit = self.progress_changed.emit
 
         def job(token: CancelToken) -> SeriesQC:
-            return series_qc(
-                source,
-                file_name=file_name,
-                progress=emit,
-                cancelled=lambda: token.cancelled,
-            )
+            # a source of its own, from the file's current handle: a save reopens the file,
+            # and QC must not read through a handle closed since the panel opened
+            source = TimeSeriesSource.from_path(file, path)
+            try:
+                return series_qc(
+                    source,
+                    file_name=str(file.path),
+                    progress=emit,
+                    cancelled=lambda: token.cancelled,
+                )
+            finally:
+                source.close()
 
         self._set_running(True)
         self.bar.setRange(0, 1)
