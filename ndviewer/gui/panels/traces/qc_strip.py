@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QGraphicsWidget,
     QHBoxLayout,
@@ -38,6 +38,7 @@ from ndviewer.core.edit.qc_writeback import QC_REASONS, describe_decision, qc_as
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.nwb.signal_qc import SeriesQC, series_qc
 from ndviewer.core.nwb.timeseries import TimeSeriesSource
+from ndviewer.gui.panels.traces.qc_display import QC_IDLE_MS
 from ndviewer.gui.workers import CancelToken
 
 if TYPE_CHECKING:
@@ -124,6 +125,8 @@ class SignalQcStrip(QObject):
         self.overrides: dict[int, bool] = {}
         self.regions: list[_BadTimeRegion] = []
         self._started = False
+        self._idle = QTimer(self, singleShot=True, interval=QC_IDLE_MS)
+        self._idle.timeout.connect(self.run)
         self._build_row(panel)
         # the strip sits in the traces' own plot layout, in the row of their view box, so
         # its lanes line up with theirs to the pixel (a plot of its own beside them has
@@ -210,9 +213,10 @@ class SignalQcStrip(QObject):
 
     # -- running -------------------------------------------------------------------------------
     def frame_shown(self) -> None:
-        """The first frame is up: start QC in the background (once)."""
+        """The first frame is up: start QC in the background once the user pauses (it keeps
+        a worker busy for seconds on a long recording; the frames come first)."""
         if self.enabled and not self._started:
-            self.run()
+            self._idle.start()  # restarted by every frame until the user pauses
 
     def run(self) -> None:
         """QC the whole series on a worker (a newer run replaces a running one)."""
@@ -243,7 +247,7 @@ class SignalQcStrip(QObject):
         self.bar.setValue(0)
         self.summary.setText("checking the recording…")
         self._panel.context.pool.submit(
-            self._panel.job_key("signal-qc"), job, self._on_done, self._on_error
+            self._panel.job_key("signal-qc"), job, self._on_done, self._on_error, priority=-1
         )
 
     def cancel(self) -> None:
@@ -489,6 +493,7 @@ class SignalQcStrip(QObject):
         return True
 
     def stop(self) -> None:
+        self._idle.stop()
         self._panel.context.pool.cancel(self._panel.job_key("signal-qc"))
         unsubscribe = getattr(self, "_unsubscribe", None)
         if unsubscribe is not None:
