@@ -48,8 +48,9 @@ def test_planted_artefact_and_dropout_are_found_at_their_times(defective):
     found = [(a / fx.RATE, b / fx.RATE, reason) for a, b, reason in defective.bad_ranges]
     assert [reason for *_, reason in found] == ["artefact", "dropout"]
     (a0, a1, _), (d0, d1, _) = found
-    assert a0 == pytest.approx(fx.ARTEFACT[0], abs=0.002)
-    assert fx.ARTEFACT[0] < a1 <= fx.ARTEFACT[1] + 0.002
+    # the planted artefact with its rise and decay, and at most ~10 ms more
+    assert fx.ARTEFACT[0] - 0.01 <= a0 <= fx.ARTEFACT[0]
+    assert fx.ARTEFACT[1] <= a1 <= fx.ARTEFACT[1] + 0.01
     assert (d0, d1) == pytest.approx(fx.DROPOUT, abs=1e-9)
 
 

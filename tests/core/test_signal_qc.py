@@ -155,7 +155,7 @@ def test_write_stores_standard_nwb_and_rerun_updates(copy_of):
     assert [k for k, b in enumerate(bad) if b] == PLANTED_ROWS
     assert "ndviewer signal QC" in description
     assert colnames[-1] == "bad_channel"
-    assert _invalid_times(path) == [(0, 4.0, 4.0262, "artefact"), (1, 7.0, 7.2, "dropout")]
+    assert _invalid_times(path) == [(0, 4.0, 4.0312, "artefact"), (1, 7.0, 7.2, "dropout")]
     assert pynwb_errors(path) == []
     with h5py.File(path, "r") as h5:
         column = h5["general/extracellular_ephys/electrodes/bad_channel"]
@@ -189,7 +189,7 @@ def test_write_keeps_what_others_wrote(copy_of):
     rows = _invalid_times(path)
     assert [(r[1], r[2], r[3]) for r in rows] == [
         (1.0, 1.5, "stimulus"),
-        (4.0, 4.0262, "artefact"),
+        (4.0, 4.0312, "artefact"),
         (7.0, 7.2, "dropout"),
     ]
     assert list(rows[0][4]) == ["by-hand", "stimulus"] and list(rows[1][4]) == []

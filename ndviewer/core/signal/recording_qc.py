@@ -19,7 +19,8 @@ short) and aggregates per-window statistics:
   their 2nd/3rd harmonic stands ``LINE_RATIO`` × above the local floor;
 - bad time ranges shared by the channels: *artefacts* (at least ``ARTEFACT_SHARE`` of the live
   channels beyond ``ARTEFACT_SPREADS`` robust spreads at the same sample) and *dropouts*
-  (every channel exactly zero for at least ``DROPOUT_MIN_SECONDS``). Bad ranges are excluded
+  (every channel exactly zero for at least ``DROPOUT_MIN_SECONDS``); artefacts get
+  ``ARTEFACT_PAD_SECONDS`` either side for their rise and decay. Bad ranges are excluded
   from the channel statistics. They are found only inside the windows read: the result says
   which fraction of the recording that is.
 
@@ -65,6 +66,8 @@ ARTEFACT_SPREADS = 10.0
 ARTEFACT_SHARE = 0.5
 #: Artefact samples closer than this are one range (an artefact's waveform crosses zero).
 ARTEFACT_GAP_SECONDS = 0.01
+#: Margin added on both sides of an artefact's beyond-threshold samples.
+ARTEFACT_PAD_SECONDS = 0.005
 DROPOUT_MIN_SECONDS = 0.001
 #: Rows used for the per-window median and MAD (every k-th row): plenty for a robust spread.
 SPREAD_ROWS = 4096
@@ -332,7 +335,11 @@ def _analyse_window(
         out = ((part > hi) | (part < lo)).sum(axis=1)
         artefact_rows = (out >= ARTEFACT_SHARE * cols.size) & ~bad_rows
         gap = round(ARTEFACT_GAP_SECONDS * rate) if rate else 10
+        pad = round(ARTEFACT_PAD_SECONDS * rate) if rate else 5
         for a, b in _runs(artefact_rows, max_gap=gap):
+            # the samples beyond threshold are the artefact's peak; its rise and decay
+            # (still far from clean signal) reach a few ms either side
+            a, b = max(0, a - pad), min(n, b + pad)
             bad.append((i0 + a, i0 + b, ARTEFACT))
             bad_rows[a:b] = True
     good = x[~bad_rows] if bad_rows.any() else x
