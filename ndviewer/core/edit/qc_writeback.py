@@ -147,6 +147,10 @@ def _read_rows(table: h5py.Group, name: str, n_rows: int) -> list[Any]:
     data = table[name]
     if not isinstance(data, h5py.Dataset) or data.ndim != 1:
         raise EditError(f"column {name} (not 1-D)")
+    dtype = data.dtype
+    if h5py.check_string_dtype(dtype) is None and (dtype.names or dtype.kind not in "iufb"):
+        # e.g. pynwb's ``timeseries`` column: (idx_start, count, object reference) records
+        raise EditError(f"column {name} (references or records)")
     values = [decode_value(v) if isinstance(v, bytes) else v for v in data[()].tolist()]
     index = table.get(f"{name}_index")
     if index is None:
