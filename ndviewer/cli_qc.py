@@ -119,7 +119,7 @@ def _write(path: str, qc) -> str | None:
             changes = qc_changes(h5, assignments)
         Transaction(changes).commit(path)
     except EditError as exc:
-        return exc.message
+        return exc.message if path in exc.message else f"{path}: {exc.message}"
     except OSError as exc:
         return f"Cannot write QC to {path}: {exc}."
     return None
