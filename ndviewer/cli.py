@@ -4,6 +4,7 @@
 ``ndviewer edit FILE... --set PATH=VALUE``   validated batch edits through the edit transaction
 ``ndviewer export FILE --object PATH --out OUT.EXT``   a figure or the data of one object
 ``ndviewer check FILE... [--json] [--inspector]``   schema validation and best practices
+``ndviewer qc FILE --object PATH [--json] [--write]``   signal QC of one series (``cli_qc``)
 
 Every subcommand exits with the same codes, so a script over a folder can trust them:
 
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from ndviewer import __version__
 
-SUBCOMMANDS = ("info", "edit", "export", "check")
+SUBCOMMANDS = ("info", "edit", "export", "check", "qc")
 EXIT_OK, EXIT_PROBLEMS, EXIT_REFUSED = 0, 1, 2
 EXIT_BAD_INPUT = EXIT_REFUSED
 #: What an older ndviewer's interrupted save left next to a file (``edit.journal``); named
@@ -267,6 +268,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ndviewer.cli_check import main as check_main
 
         return check_main(argv[1:])
+    if argv and argv[0] == "qc":
+        from ndviewer.cli_qc import main as qc_main
+
+        return qc_main(argv[1:])
     return _gui(argv)
 
 

@@ -26,6 +26,8 @@ from ndviewer.core.model.values import decode_text, decode_value
 
 # Suffix of the dataset built beside one that must be recreated (it grows or changes form).
 _TMP_SUFFIX = ".ndviewer-tmp"
+# Lists longer than this are shortened in diffs and messages.
+_LIST_SHOWN = 12
 
 
 # -- values ----------------------------------------------------------------------------------------
@@ -149,6 +151,10 @@ def format_value(value: Any) -> str:
     if isinstance(value, Link | GroupValue):
         return str(value)
     if isinstance(value, list):
+        if len(value) > _LIST_SHOWN:
+            # a whole table column (QC's bad_channel) would make a diff line of kilobytes
+            head = ", ".join(format_value(v) for v in value[: _LIST_SHOWN // 2])
+            return f"[{head}, … ({len(value)} values)]"
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     if isinstance(value, str):
         return repr(value)

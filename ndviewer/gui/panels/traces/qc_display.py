@@ -28,7 +28,7 @@ from ndviewer.gui.workers import WorkerPool
 __all__ = ["ChannelQcDisplay", "qc_snapshot"]
 
 QC_IDLE_MS = 1500  # quiet time after the last frame before channel QC reads its window
-_SHORT = {"dead": "dead", "saturated": "sat", "noisy": "noisy"}
+_SHORT = {"dead": "dead", "saturated": "sat", "noisy": "noisy", "line_noise": "line", "bad": "bad"}
 
 
 def qc_snapshot(
@@ -85,6 +85,8 @@ class ChannelQcDisplay(QObject):
         self._on_error = on_error
         self.enabled = enabled
         self.result: ChannelQC | None = None
+        # the whole-recording QC (``qc_strip``), once it has run: its verdicts win
+        self.external: Callable[[int], str] | None = None
         label.setStyleSheet("color: #c0392b; font-weight: bold;")
         label.setToolTip(
             "Channel QC on the start of the visible window: dead = flat, saturated = samples "
@@ -121,7 +123,10 @@ class ChannelQcDisplay(QObject):
         self._pool.submit(self._job_key("qc"), job, done, self._on_error)
 
     def flag(self, channel: int) -> str:
-        """``"dead"``, ``"saturated"``, ``"noisy"`` or ``""`` for one channel."""
+        """``"dead"``, ``"saturated"``, ``"noisy"`` or ``""`` for one channel (the
+        whole-recording QC's verdict once there is one)."""
+        if self.external is not None:
+            return self.external(channel)
         qc = self.result
         return qc.label(channel) if qc is not None and channel < len(qc.spread) else ""
 

@@ -20,7 +20,7 @@ The panel composes collaborators that each hold their own state, in this package
 :mod:`.state` (what is shown, no Qt), :mod:`.controls` (the toolbar rows), :mod:`.scheduler`
 (frame cache, prefetch, coarse stand-ins), :mod:`.pyramid` and :mod:`.overview` (the
 whole-recording pyramid and strip), :mod:`.overlays`, :mod:`.qc_display` (channel QC and lane
-labels), :mod:`.navigation` (keys), :mod:`.plot_view`, :mod:`.spectral_view` and :mod:`.status_line`. The panel
+labels), :mod:`.qc_strip` (whole-recording signal QC, its review and write-back), :mod:`.navigation` (keys), :mod:`.plot_view`, :mod:`.spectral_view` and :mod:`.status_line`. The panel
 changes the state and tells each collaborator what to redraw.
 """
 
@@ -54,6 +54,7 @@ from ndviewer.gui.panels.traces.overview import SessionOverview
 from ndviewer.gui.panels.traces.plot_view import PlotGeometry, TraceViewBox
 from ndviewer.gui.panels.traces.pyramid import PyramidBuilder
 from ndviewer.gui.panels.traces.qc_display import ChannelQcDisplay
+from ndviewer.gui.panels.traces.qc_strip import SignalQcStrip
 from ndviewer.gui.panels.traces.scheduler import FrameScheduler
 from ndviewer.gui.panels.traces.spectral_view import SpectraPane
 from ndviewer.gui.panels.traces.state import (
@@ -81,6 +82,7 @@ class TracePanel(Panel):
     overview : SessionOverview
     overlays : OverlayLayer
     qc : ChannelQcDisplay
+    signal_qc : SignalQcStrip
     keys : KeyNavigator
     spectra : SpectraPane
     status : StatusLine
@@ -416,6 +418,7 @@ class TracePanel(Panel):
             self,
             enabled=qc_applies(self.node.neurodata_type, self.context.file.catalog.is_a),
         )
+        self.signal_qc = SignalQcStrip(self, enabled=self.qc.enabled)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.graphics)
@@ -427,6 +430,7 @@ class TracePanel(Panel):
         layout.setContentsMargins(0, 0, 0, 0)
         for row in self.controls.rows:
             layout.addLayout(row)
+        layout.addWidget(self.signal_qc.row)
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.status)
         self.controls.set_enabled(False)
@@ -491,6 +495,7 @@ class TracePanel(Panel):
             self.set_window(start, start + length)
         self._sync_view_range()
         self.qc.update_axis()
+        self.signal_qc.update_page()
         self.refresh()
         self.overlays.load(self.context.file, self.context.index)
         # the strip asks for the pyramid itself when the whole recording is too long to read
@@ -514,6 +519,7 @@ class TracePanel(Panel):
         if self.first_paint_seconds is None:
             self.first_paint_seconds = time.perf_counter() - self._opened_at
         self.qc.frame_shown()
+        self.signal_qc.frame_shown()
         self.status.show_state(frame=frame)
         # a large dataset's pyramid is built in the background once the first frame is up
         QTimer.singleShot(0, self.pyramid.maybe_start)
@@ -560,6 +566,7 @@ class TracePanel(Panel):
         self._reapply_auto_spacing()
         self._sync_view_range()
         self.qc.update_axis()
+        self.signal_qc.update_page()
         self.controls.update()
         self.refresh()
         self.overview.request(self.geometry.pixels()[0])
@@ -608,6 +615,7 @@ class TracePanel(Panel):
     def _on_resized(self) -> None:
         self._reapply_auto_spacing()
         self.qc.update_axis()
+        self.signal_qc.update_page()
         self.refresh()
         if self.overview.shown:
             self.overview.request(self.geometry.pixels()[0])
@@ -624,5 +632,6 @@ class TracePanel(Panel):
         self._resize_timer.stop()
         self.frames.stop()
         self.qc.stop()
+        self.signal_qc.stop()
         if self.lod is not None:
             self.lod.clear_cache()
