@@ -58,6 +58,11 @@ def _text_row(row: dict) -> str:
         parts.append(f"{row['duration_s']:g} s")
     if row.get("problems"):
         parts.append(f"{len(row['problems'])} problem{'s' if len(row['problems']) != 1 else ''}")
+    if row.get("flagged_channels") is not None:
+        parts.append(
+            f"{row['flagged_channels']} flagged channel{'s' if row['flagged_channels'] != 1 else ''}"
+            f", {row['bad_times']} bad time range{'s' if row['bad_times'] != 1 else ''}"
+        )
     if row.get("findings") is not None:
         parts.append(
             f"{row['errors']} error{'s' if row['errors'] != 1 else ''}, "
@@ -109,6 +114,10 @@ def main(command: str, argv: Sequence[str]) -> int:
         help="skip files whose row in --report is for the file as it is now",
     )
     parser.add_argument("--no-cache", action="store_true", help=argparse.SUPPRESS)
+    if command == "qc":
+        parser.add_argument(
+            "--object", metavar="PATH", help="the series to check (default: every ElectricalSeries)"
+        )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -116,6 +125,10 @@ def main(command: str, argv: Sequence[str]) -> int:
     task = TASKS.get(command)
     if task is None:
         return _fail(f"'{command}' cannot run over many files yet.")
+    if getattr(args, "object", None):
+        import functools
+
+        task = functools.partial(task, object_path=args.object)
     if args.report and os.path.splitext(args.report)[1].lower() not in FORMATS:
         return _fail(f"Cannot write {args.report}: the report must end in {', '.join(FORMATS)}.")
     if args.resume and not args.report:
@@ -178,6 +191,11 @@ def main(command: str, argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    # exit 1 as the single-file command would: an unreadable file, or (check) an error
-    failed = summary["error"] or any(row.get("errors") for row in rows)
+    # exit 1 as the single-file command would: an unreadable file, (check) an error finding,
+    # (qc) a flagged channel or time range
+    failed = (
+        summary["error"]
+        or any(row.get("errors") for row in rows)
+        or (command == "qc" and summary["problems"])
+    )
     return 1 if failed else 0

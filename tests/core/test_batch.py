@@ -195,3 +195,27 @@ def test_check_rows_hold_what_check_finds_in_each_file(folder) -> None:
     assert any(f["path"] == "/" and f["field"] == "session_start_time" for f in garbage)
     result = cli("check", str(folder), "--jobs", "2")
     assert result.returncode == 1  # errors found, as the single-file check says
+
+
+def test_qc_rows_flag_the_demo_channels(demo_file, tmp_path) -> None:
+    from tests.core import foundation_fixtures as ff
+
+    make_demo = ff.load_make_demo()
+    report = tmp_path / "qc.json"
+    result = cli(
+        "qc", str(demo_file), str(demo_file.parent / "missing.nwb"), "--report", str(report)
+    )
+    assert result.returncode == 1  # channels flagged, and one file missing
+    rows = {Path(r["file"]).name: r for r in json.loads(report.read_text())["rows"]}
+    assert rows["missing.nwb"]["status"] == "error"
+    demo = rows[demo_file.name]
+    raw = next(s for s in demo["qc"] if s["object"] == "/acquisition/ElectricalSeries")
+    flags = {c["index"]: c["flags"] for c in raw["flagged_channels"]}
+    assert "dead" in flags[make_demo.DEAD_CHANNEL]
+    assert "saturated" in flags[make_demo.SATURATED_CHANNEL]
+    only = cli(
+        "qc", str(demo_file), str(demo_file), "--object", "/processing/ecephys/LFP/LFP", "--json"
+    )
+    assert [s["object"] for s in json.loads(only.stdout.splitlines()[0])["qc"]] == [
+        "/processing/ecephys/LFP/LFP"
+    ]

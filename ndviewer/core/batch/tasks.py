@@ -148,8 +148,62 @@ def check_task(item: str) -> dict[str, Any]:
     return _row(item, _check)
 
 
-#: Command -> task (``qc`` needs ``--object`` and stays a single-file command).
-TASKS: dict[str, Callable[[str], dict[str, Any]]] = {"info": info_task, "check": check_task}
+def _qc(item: str, object_path: str | None = None) -> dict[str, Any]:
+    from ndviewer.core.errors import NdviewerError
+    from ndviewer.core.model.files import open_nwb
+    from ndviewer.core.nwb.signal_qc import series_qc
+    from ndviewer.core.nwb.summary import find_typed_paths, typed_index
+    from ndviewer.core.nwb.timeseries import TimeSeriesSource
+    from ndviewer.core.signal.recording_qc import QcSettings
+
+    series: list[dict[str, Any]] = []
+    with open_nwb(item) as file:
+        if object_path:
+            if file.h5.get(object_path) is None:
+                raise NdviewerError(f"{item} has no object {object_path}.")
+            paths = [object_path]
+        else:
+            paths = find_typed_paths(file, "ElectricalSeries", typed_index(file, use_cache=False))
+        for path in paths:
+            source = TimeSeriesSource.from_path(file, path)
+            try:
+                qc = series_qc(source, file_name=item, settings=QcSettings()).to_json()
+            finally:
+                source.close()
+            series.append(
+                {
+                    "object": path,
+                    "flagged_channels": [
+                        {"index": c["index"], "label": c["label"], "flags": c["flags"]}
+                        for c in qc["channels"]
+                        if c["flags"]
+                    ],
+                    "bad_times": qc["bad_times"],
+                }
+            )
+    flagged = sum(len(s["flagged_channels"]) for s in series)
+    bad_times = sum(len(s["bad_times"]) for s in series)
+    return {
+        "status": "problems" if flagged or bad_times else "ok",
+        "series": len(series),
+        "flagged_channels": flagged,
+        "bad_times": bad_times,
+        "qc": series,
+    }
+
+
+def qc_task(item: str, object_path: str | None = None) -> dict[str, Any]:
+    """The ``qc`` row of one file: signal QC of ``object_path``, or of every
+    ElectricalSeries in it (flagged channels and bad time ranges per series)."""
+    return _row(item, lambda path: _qc(path, object_path))
+
+
+#: Command -> task.
+TASKS: dict[str, Callable[..., dict[str, Any]]] = {
+    "info": info_task,
+    "check": check_task,
+    "qc": qc_task,
+}
 #: Command -> the fields of its rows after the common ones.
 FIELDS: dict[str, tuple[str, ...]] = {
     "info": (
@@ -161,4 +215,5 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "problems",
     ),
     "check": ("errors", "warnings", "infos", "findings"),
+    "qc": ("series", "flagged_channels", "bad_times", "qc"),
 }
