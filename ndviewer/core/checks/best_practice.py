@@ -209,7 +209,7 @@ class RuleRunner:
             ):
                 self.add("resolution_invalid", path, value=float(resolution))
         if shape is not None and not has_external:
-            if any(extent == 0 for extent in shape[:1]) or (shape and int(np.prod(shape)) == 0):
+            if math.prod(shape) == 0:
                 self.add("data_empty", path, shape=tuple(shape))
             elif (
                 len(shape) > 1

@@ -31,6 +31,8 @@ class Meta:
         self.file_id = h5.id
         self._objects: dict[str, Any] = {}
         self._link_names: dict[str, frozenset[bytes]] = {}
+        #: (path, attribute) -> exists: the schema asks first, the rules ask again
+        self._has_attr: dict[tuple[str, str], bool] = {}
 
     def object(self, path: str) -> Any:
         """The opened object at ``path`` (links followed); raises on absent or damaged."""
@@ -45,6 +47,7 @@ class Meta:
             if len(self._objects) >= _KEEP_OPEN:
                 self._objects.clear()
                 self._link_names.clear()
+                self._has_attr.clear()
             self._objects[path] = found
         return found
 
@@ -74,11 +77,16 @@ class Meta:
         return name.encode() in names
 
     def has_attr(self, path: str, name: str) -> bool:
-        try:
-            loc, obj_name = self._by_name(path)
-            return bool(h5py.h5a.exists(loc, name.encode(), obj_name=obj_name))
-        except DAMAGE:
-            return False
+        key = (path, name)
+        found = self._has_attr.get(key)
+        if found is None:
+            try:
+                loc, obj_name = self._by_name(path)
+                found = bool(h5py.h5a.exists(loc, name.encode(), obj_name=obj_name))
+            except DAMAGE:
+                found = False
+            self._has_attr[key] = found
+        return found
 
     def attr_size(self, path: str, name: str) -> int:
         """The stored size in bytes of an existing attribute (-1 when unreadable)."""
