@@ -171,6 +171,6 @@ def check_file(
         from ndviewer.core.checks.inspector import run_inspector
 
         tell("nwbinspector", 0.8)
-        report.findings.extend(run_inspector(str(path)))
+        report.findings.extend(run_inspector(str(path), index=index))
     tell("done", 1.0)
     return report
