@@ -145,3 +145,9 @@ def test_worker_process_split_gives_the_same_findings(defective_file: Path, monk
     split = check_file(defective_file, use_cache=False)
     assert sorted(split.findings, key=repr) == sorted(serial.findings, key=repr)
     assert len(split.findings) == len(serial.findings) >= len(cf.PLANTED)
+
+
+def test_plain_hdf5_file_is_one_error_not_a_crash(plain_hdf5_file: Path) -> None:
+    report = check_file(plain_hdf5_file)
+    assert report.error is None
+    assert [(f.severity, f.path, f.check) for f in report.findings] == [("error", "/", "not_nwb")]

@@ -129,6 +129,18 @@ def check_file(
     try:
         tell("indexing", 0.0)
         with open_nwb(path) as file:
+            if not file.is_nwb:
+                report.findings.append(
+                    Finding(
+                        "error",
+                        "/",
+                        "nwb_version",
+                        "not_nwb",
+                        "This is an HDF5 file but not an NWB file (its root has no nwb_version "
+                        "attribute and is not an NWBFile), so there is no NWB schema to check.",
+                    )
+                )
+                return report
             catalog = file.catalog
             index = load_cached_index(file.identity) if use_cache else None
             if index is None:
