@@ -151,3 +151,16 @@ def test_plain_hdf5_file_is_one_error_not_a_crash(plain_hdf5_file: Path) -> None
     report = check_file(plain_hdf5_file)
     assert report.error is None
     assert [(f.severity, f.path, f.check) for f in report.findings] == [("error", "/", "not_nwb")]
+
+
+def test_chunks_larger_than_a_read_needs_are_reported(clean_file: Path, monkeypatch) -> None:
+    from ndviewer.core.checks import best_practice
+
+    # the clean file's chunks are 4096 x 16 int16 (128 KiB): over a 64 KiB limit
+    monkeypatch.setattr(best_practice, "MAX_CHUNK_BYTES", 64 * 1024)
+    found = [f for f in check_file(clean_file, use_cache=False).findings if "chunks" in f.check]
+    assert [(f.check, f.path, f.field) for f in found] == [
+        ("chunks_too_large", "/acquisition/ephys", "data")
+    ]
+    assert "(4096, 16)" in found[0].message
+    assert "h5repack -l /acquisition/ephys/data:CHUNK=" in found[0].message

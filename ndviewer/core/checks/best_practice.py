@@ -365,6 +365,8 @@ class RuleRunner:
                 read=read,
                 suggested=tuple(suggested),
                 suggested_h5repack=h5repack,
+                data_path=data_entry.path,
+                suggested_kib=suggested_kib,
             )
 
     def electrical_series(self, entry: IndexEntry) -> None:
