@@ -416,6 +416,7 @@ class FileTab(QWidget):
             self._key("inspector-probe"),
             lambda token: inspector_available(),
             self.report.set_inspector_available,
+            lambda _exc: self.report.set_inspector_available(False),
         )
 
     def _badge_tree(self) -> None:
