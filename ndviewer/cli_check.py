@@ -64,33 +64,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ndviewer.core.checks.run import check_file
 
     status = EXIT_OK
-    inspector_ready: bool | None = None
+    run_inspector = False
+    if args.inspector:
+        from ndviewer.core.checks.inspector import inspector_available
+
+        run_inspector = inspector_available()
+        if not run_inspector:
+            print(
+                f"ndviewer: warning: nwbinspector is not installed for {sys.executable}; "
+                "only ndviewer's own checks were run.",
+                file=sys.stderr,
+            )
     for path in args.files:
-        report = check_file(path, use_cache=not args.no_cache)
+        from ndviewer.core.checks.inspector import InspectorUnavailable
+
+        try:
+            report = check_file(path, use_cache=not args.no_cache, inspector=run_inspector)
+        except InspectorUnavailable as exc:
+            print(f"ndviewer: warning: {_one_line(str(exc))}", file=sys.stderr)
+            report = check_file(path, use_cache=not args.no_cache)
         if report.error is not None:
             print(f"ndviewer: {_one_line(report.error)}", file=sys.stderr)
             status = EXIT_REFUSED
             continue
-        if args.inspector:
-            from ndviewer.core.checks.inspector import (
-                InspectorUnavailable,
-                inspector_available,
-                run_inspector,
-            )
-
-            if inspector_ready is None:
-                inspector_ready = inspector_available()
-                if not inspector_ready:
-                    print(
-                        "ndviewer: warning: nwbinspector is not installed for "
-                        f"{sys.executable}; only ndviewer's own checks were run.",
-                        file=sys.stderr,
-                    )
-            if inspector_ready:
-                try:
-                    report.findings.extend(run_inspector(path))
-                except InspectorUnavailable as exc:
-                    print(f"ndviewer: warning: {_one_line(str(exc))}", file=sys.stderr)
         try:
             if args.json:
                 print(json.dumps(report.as_json()))

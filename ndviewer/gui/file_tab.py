@@ -416,6 +416,7 @@ class FileTab(QWidget):
             self._key("inspector-probe"),
             lambda token: inspector_available(),
             self.report.set_inspector_available,
+            lambda _exc: self.report.set_inspector_available(False),
         )
 
     def _badge_tree(self) -> None:
@@ -428,6 +429,7 @@ class FileTab(QWidget):
         from ndviewer.core.checks.inspector import run_inspector
 
         path = self.path
+        index = self.context.index if self.context is not None else None
         self.report.inspector_button.setEnabled(False)
         self.report.set_running("nwbinspector", 0.5)
 
@@ -441,7 +443,9 @@ class FileTab(QWidget):
             self.report.inspector_button.setEnabled(True)
             self.report.set_failed(str(exc))
 
-        self.pool.submit(self._key("inspector"), lambda token: run_inspector(path), done, failed)
+        self.pool.submit(
+            self._key("inspector"), lambda token: run_inspector(path, index=index), done, failed
+        )
 
     def show_finding(self, path: str, field: str) -> None:
         """Select the finding's object; for a metadata field, open the metadata form with

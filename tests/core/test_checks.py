@@ -145,3 +145,56 @@ def test_worker_process_split_gives_the_same_findings(defective_file: Path, monk
     split = check_file(defective_file, use_cache=False)
     assert sorted(split.findings, key=repr) == sorted(serial.findings, key=repr)
     assert len(split.findings) == len(serial.findings) >= len(cf.PLANTED)
+
+
+def test_plain_hdf5_file_is_one_error_not_a_crash(plain_hdf5_file: Path) -> None:
+    report = check_file(plain_hdf5_file)
+    assert report.error is None
+    assert [(f.severity, f.path, f.check) for f in report.findings] == [("error", "/", "not_nwb")]
+
+
+def test_chunks_larger_than_a_read_needs_are_reported(clean_file: Path, monkeypatch) -> None:
+    from ndviewer.core.checks import best_practice
+
+    # the clean file's chunks are 4096 x 16 int16 (128 KiB): over a 64 KiB limit
+    monkeypatch.setattr(best_practice, "MAX_CHUNK_BYTES", 64 * 1024)
+    found = [f for f in check_file(clean_file, use_cache=False).findings if "chunks" in f.check]
+    assert [(f.check, f.path, f.field) for f in found] == [
+        ("chunks_too_large", "/acquisition/ephys", "data")
+    ]
+    assert "(4096, 16)" in found[0].message
+    assert "h5repack -l /acquisition/ephys/data:CHUNK=" in found[0].message
+
+
+@pytest.mark.parametrize("name", ["defective", "ecephys"])
+def test_walking_and_checking_in_workers_gives_the_same_index_and_findings(
+    name: str, defective_file: Path, ecephys_file: Path, monkeypatch, tmp_path: Path
+) -> None:
+    from ndviewer.core.checks import run
+    from ndviewer.core.model.files import open_nwb
+    from ndviewer.core.model.index import build_index
+    from ndviewer.core.nwb.summary import series_types
+
+    path = tmp_path / "copy.nwb"  # never indexed before: the cold road is taken
+    path.write_bytes((defective_file if name == "defective" else ecephys_file).read_bytes())
+    serial = check_file(path, use_cache=False, parallel=False)
+    monkeypatch.setattr(run, "FUSED_THRESHOLD", 0)  # even this small file
+    calls = []
+    from ndviewer.core.checks import fused
+
+    original = fused.walk_and_check
+    monkeypatch.setattr(
+        fused, "walk_and_check", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    together = check_file(path, use_cache=True)
+    assert calls == [1]
+    assert sorted(together.findings, key=repr) == sorted(serial.findings, key=repr)
+    # the index it persisted is the ordinary one
+    with open_nwb(path) as file:
+        from ndviewer.core.model.index import load_cached_index
+
+        saved = load_cached_index(file.identity)
+        plain = build_index(file.h5, series_types(file))
+    assert saved is not None
+    assert saved.entries == plain.entries
+    assert saved.series == plain.series

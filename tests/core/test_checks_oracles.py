@@ -152,3 +152,12 @@ def test_inspector_subprocess_findings_pin_to_tree_paths(oracle_files) -> None:
         "/acquisition/unsorted",
         "warning",
     ) in keyed
+
+
+def test_inspector_messages_without_location_are_pinned_by_name(oracle_files) -> None:
+    # nwbinspector gives no location for the trials table's message: with the file's index
+    # it is pinned to the one TimeIntervals called "trials"
+    report = check_file(oracle_files["defective"], inspector=True)
+    keyed = {(f.check, f.path) for f in report.findings}
+    assert ("nwbinspector:check_time_interval_time_columns", "/intervals/trials") in keyed
+    assert ("intervals_start_not_ascending", "/intervals/trials") in keyed

@@ -209,7 +209,7 @@ class RuleRunner:
             ):
                 self.add("resolution_invalid", path, value=float(resolution))
         if shape is not None and not has_external:
-            if any(extent == 0 for extent in shape[:1]) or (shape and int(np.prod(shape)) == 0):
+            if math.prod(shape) == 0:
                 self.add("data_empty", path, shape=tuple(shape))
             elif (
                 len(shape) > 1
@@ -330,6 +330,7 @@ class RuleRunner:
         is_image = self.catalog.is_a(entry.neurodata_type, "ImageSeries")
         suggested = _suggest_chunks(shape, itemsize, is_image)
         h5repack = "x".join(str(c) for c in suggested)
+        suggested_kib = math.prod(suggested) * itemsize / 1024
         if chunk_bytes < MIN_CHUNK_BYTES:
             if is_image:
                 window = "one frame"
@@ -351,6 +352,8 @@ class RuleRunner:
                     touched=touched,
                     suggested=tuple(suggested),
                     suggested_h5repack=h5repack,
+                    data_path=data_entry.path,
+                    suggested_kib=suggested_kib,
                 )
         elif chunk_bytes > MAX_CHUNK_BYTES:
             read = "showing one frame" if is_image else "showing a short window of one channel"
@@ -362,6 +365,8 @@ class RuleRunner:
                 read=read,
                 suggested=tuple(suggested),
                 suggested_h5repack=h5repack,
+                data_path=data_entry.path,
+                suggested_kib=suggested_kib,
             )
 
     def electrical_series(self, entry: IndexEntry) -> None:

@@ -57,8 +57,13 @@ def inspector_available(python: str | None = None) -> bool:
     return done.returncode == 0
 
 
-def run_inspector(path: str, python: str | None = None, timeout: float = 1800.0) -> list[Finding]:
-    """nwbinspector's messages on ``path`` as findings (check ``nwbinspector:<its check>``)."""
+def run_inspector(
+    path: str, python: str | None = None, timeout: float = 1800.0, index=None
+) -> list[Finding]:
+    """nwbinspector's messages on ``path`` as findings (check ``nwbinspector:<its check>``).
+
+    Some messages carry no location (tables such as ``units`` or ``trials``); with the
+    file's typed ``index`` they are pinned to the one object of that name and type."""
     try:
         done = subprocess.run(
             [python or sys.executable, "-c", _CHILD, str(path)],
@@ -80,11 +85,26 @@ def run_inspector(path: str, python: str | None = None, timeout: float = 1800.0)
         messages = json.loads(done.stdout or "[]")
     except json.JSONDecodeError:
         raise InspectorUnavailable(f"nwbinspector printed no readable result for {path}.") from None
-    return [to_finding(message) for message in messages]
+    return [to_finding(message, index) for message in messages]
 
 
-def to_finding(message: dict) -> Finding:
-    location = message.get("location") or "/"
+def _locate(message: dict, index) -> str:
+    location = message.get("location")
+    if location:
+        return location
+    if index is None:
+        return "/"
+    name, type_name = message.get("object_name"), message.get("object_type")
+    hits = [
+        entry.path
+        for entry in index.typed
+        if entry.neurodata_type == type_name and entry.path.rsplit("/", 1)[-1] == name
+    ]
+    return hits[0] if len(hits) == 1 else "/"
+
+
+def to_finding(message: dict, index=None) -> Finding:
+    location = _locate(message, index)
     return Finding(
         IMPORTANCE_SEVERITY.get(str(message.get("importance")), "info"),
         location if location.startswith("/") else "/" + location,

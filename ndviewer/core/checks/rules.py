@@ -13,6 +13,10 @@ from functools import cache
 from ndviewer.core.checks.findings import SEVERITIES, Finding
 
 
+class RuleError(Exception):
+    """A rule's message does not match the values its code gives (a programming error)."""
+
+
 @dataclass(frozen=True)
 class Rule:
     check: str
@@ -24,13 +28,13 @@ class Rule:
 
     def finding(self, path: str, field: str | None = None, **values: object) -> Finding:
         """The finding of this rule at ``path``, its message filled in with ``values``."""
-        return Finding(
-            self.severity,
-            path,
-            field if field is not None else self.field.format(**values),
-            self.check,
-            self.message.format(**values),
-        )
+        try:
+            message = self.message.format(**values)
+            field = field if field is not None else self.field.format(**values)
+        except (KeyError, IndexError, ValueError) as exc:
+            # a bug of ours, not damage in the file: must not be mistaken for it and skipped
+            raise RuleError(f"spec/checks.json: {self.check} cannot be filled ({exc!r})") from exc
+        return Finding(self.severity, path, field, self.check, message)
 
 
 @cache

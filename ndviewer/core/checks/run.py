@@ -12,16 +12,11 @@ the index when it is not cached).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-import h5py
-
-from ndviewer.core.checks.best_practice import RuleRunner
 from ndviewer.core.checks.findings import Finding, Report
-from ndviewer.core.checks.h5meta import Meta
-from ndviewer.core.checks.schema import SchemaValidator
+from ndviewer.core.checks.passes import check_index
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.model.catalog import Catalog
 from ndviewer.core.model.index import FileIndex, IndexEntry, SeriesFacts
 
 _DAMAGE = (RuntimeError, OSError, KeyError, ValueError, TypeError, RecursionError)
@@ -32,31 +27,9 @@ PARALLEL_THRESHOLD = 3000
 #: The share of the objects this process keeps: the worker starts ~0.5 s late (interpreter,
 #: imports, catalogue).
 OWN_SHARE = 0.55
-
-
-def check_index(
-    h5: h5py.File,
-    catalog: Catalog,
-    index: FileIndex,
-    progress: Progress | None = None,
-    entries: Sequence[IndexEntry] | None = None,
-) -> list[Finding]:
-    """Schema and best-practice findings of ``entries`` (default: all) of an indexed file.
-
-    Both passes visit each object in turn, sharing the opened HDF5 handles (``Meta``): run
-    one after the other, each opened every object again, and opening is what costs.
-    """
-    meta = Meta(h5)
-    schema = SchemaValidator(h5, catalog, index, meta)
-    rules = RuleRunner(h5, catalog, index, meta)
-    todo = index.entries if entries is None else entries
-    total = max(1, len(todo))
-    for number, entry in enumerate(todo):
-        schema.check_entry(entry)
-        rules.check_entry(entry)
-        if progress is not None and number % 500 == 0:
-            progress("checking", 0.3 + 0.6 * number / total)
-    return schema.findings + rules.findings
+#: Objects (estimated below the top levels) from which a cold check walks and checks the
+#: file in worker processes together (``fused``), as ``build_index_parallel`` decides.
+FUSED_THRESHOLD = 4000
 
 
 def _check_part(
@@ -129,9 +102,34 @@ def check_file(
     try:
         tell("indexing", 0.0)
         with open_nwb(path) as file:
+            if not file.is_nwb:
+                report.findings.append(
+                    Finding(
+                        "error",
+                        "/",
+                        "nwb_version",
+                        "not_nwb",
+                        "This is an HDF5 file but not an NWB file (its root has no nwb_version "
+                        "attribute and is not an NWBFile), so there is no NWB schema to check.",
+                    )
+                )
+                return report
             catalog = file.catalog
             index = load_cached_index(file.identity) if use_cache else None
-            if index is None:
+            fused = None
+            if index is None and executor is not None:
+                from ndviewer.core.checks.fused import walk_and_check
+
+                fused = walk_and_check(
+                    file.h5, catalog, series_types(file), executor, FUSED_THRESHOLD
+                )
+            if fused is not None:
+                index, findings = fused
+                index.identity = file.identity
+                if use_cache:
+                    save_index(index)
+                report.findings.extend(findings)
+            elif index is None:
                 types = series_types(file)
                 index = (
                     build_index_parallel(file.h5, types, executor=executor)
@@ -142,7 +140,9 @@ def check_file(
                 if use_cache:
                     save_index(index)
             tell("checking", 0.3)
-            if executor is not None and len(index.typed) >= PARALLEL_THRESHOLD:
+            if fused is not None:
+                pass  # walked and checked together
+            elif executor is not None and len(index.typed) >= PARALLEL_THRESHOLD:
                 split = int(len(index.entries) * OWN_SHARE)
                 future = executor.submit(
                     _check_part,
@@ -171,6 +171,6 @@ def check_file(
         from ndviewer.core.checks.inspector import run_inspector
 
         tell("nwbinspector", 0.8)
-        report.findings.extend(run_inspector(str(path)))
+        report.findings.extend(run_inspector(str(path), index=index))
     tell("done", 1.0)
     return report
