@@ -20,7 +20,7 @@ from ndviewer.core.cache import FileIdentity
 from ndviewer.core.errors import FileOpenError
 from ndviewer.core.model.nodes import DAMAGE_ERRORS, Node, node_at
 from ndviewer.core.model.storage import is_remote
-from ndviewer.core.model.storage.remote import UrlPath
+from ndviewer.core.model.storage.remote import UrlPath, register
 from ndviewer.core.model.storage.zarr_store import is_zarr, open_zarr_h5
 from ndviewer.core.model.values import decode_value
 
@@ -114,6 +114,7 @@ def open_remote_h5(location: str) -> h5py.File:
         text = str(exc).splitlines()[0] if str(exc) else "unknown error"
         raise FileOpenError(f"Cannot open {location}: HDF5 could not read it ({text}).") from None
     h5._ndviewer_remote = remote
+    register(h5, remote)
     return h5
 
 

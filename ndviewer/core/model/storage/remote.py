@@ -293,8 +293,18 @@ class RemoteFile(io.RawIOBase):
         return self._position
 
     def readinto(self, buffer) -> int:
-        view = memoryview(buffer).cast("B")
-        start = self._position
+        written = self._read_at(self._position, memoryview(buffer).cast("B"))
+        self._position += written
+        return written
+
+    def pread(self, size: int, offset: int) -> bytes:
+        """``size`` bytes at ``offset`` without moving the position: safe from several threads
+        at once (the trace reader fetches and decodes a window's chunks in parallel)."""
+        buffer = bytearray(max(0, size))
+        n = self._read_at(offset, memoryview(buffer))
+        return bytes(buffer[:n])
+
+    def _read_at(self, start: int, view: memoryview) -> int:
         n = max(0, min(len(view), self.size - start))
         if n == 0:
             return 0
@@ -307,7 +317,6 @@ class RemoteFile(io.RawIOBase):
             take = min(len(data) - lo, n - written)
             view[written : written + take] = data[lo : lo + take]
             written += take
-        self._position = start + written
         return written
 
     def read(self, size: int = -1) -> bytes:
@@ -318,6 +327,8 @@ class RemoteFile(io.RawIOBase):
         return bytes(buffer[:n])
 
     def close(self) -> None:
+        for key in [k for k, v in _OPEN_BY_FILENO.items() if v is self]:
+            _OPEN_BY_FILENO.pop(key, None)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
@@ -423,6 +434,25 @@ def _runs(indices: list[int], longest: int) -> list[tuple[int, int]]:
         else:
             runs.append((index, 1))
     return runs
+
+
+#: The RemoteFile under each open h5py file, by HDF5 file number (``h5.id.fileno``): h5py
+#: hands out a new File object for ``dataset.file``, so an attribute on ours would be lost.
+_OPEN_BY_FILENO: dict[object, RemoteFile] = {}
+
+
+def register(h5, remote: RemoteFile) -> None:
+    _OPEN_BY_FILENO[h5.id.fileno] = remote
+
+
+def remote_for(obj) -> RemoteFile | None:
+    """The RemoteFile an h5py object's file reads through (None: a local file)."""
+    try:
+        if obj.file.driver != "fileobj":
+            return None
+        return _OPEN_BY_FILENO.get(obj.file.id.fileno)
+    except (AttributeError, ValueError, RuntimeError):
+        return None
 
 
 class UrlPath(str):
