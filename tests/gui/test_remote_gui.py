@@ -101,3 +101,40 @@ def test_metadata_form_of_a_url_is_read_only_and_says_why(qtbot, server: FileSer
     assert panel.save(confirm=False) is False
     panel.close()
     file.close()
+
+
+def test_dialog_lists_a_dandisets_nwb_files_to_pick_one(
+    qtbot, window: MainWindow, ecephys_file: Path, demo_file: Path, monkeypatch
+) -> None:
+    from tests.core.test_dandi import ASSET, DANDISET, PATH, VERSION, _fake_api
+
+    server = FileServer({"x.nwb": ecephys_file, "w.nwb": demo_file})
+    server.routes.update(_fake_api(server.base))
+    with server:
+        monkeypatch.setenv("NDVIEWER_DANDI_API", f"{server.base}/api")
+        dialog = OpenUrlDialog(window, window.pool)
+        qtbot.addWidget(dialog)
+        dialog.edit.setText("https://example.org/a.nwb")
+        assert not dialog.list_button.isEnabled()  # not a dandiset
+        dialog.edit.setText(f"DANDI:{DANDISET}")
+        assert dialog.list_button.isEnabled()
+        dialog.list_files()
+        qtbot.waitUntil(lambda: dialog.files.count() == 2, timeout=10000)
+        assert "holds 2 NWB files" in dialog.status.text()
+        assert [dialog.files.item(i).text().split("  ")[0] for i in range(2)] == [
+            "sub-w/sub-w_ses-1.nwb",
+            PATH,
+        ]
+        dialog.files.setCurrentRow(1)
+        assert dialog.location() == f"DANDI:{DANDISET}/{VERSION}/{PATH}"
+        dialog.accepted.connect(lambda: window.open_path(dialog.location()))
+        with qtbot.waitSignal(window.tree_shown, timeout=20000):
+            dialog.buttons.button(QDialogButtonBox.StandardButton.Open).click()
+        assert window.current_tab().file.is_remote
+        assert ASSET in remote_url(window)
+
+
+def remote_url(window: MainWindow) -> str:
+    from ndviewer.core.model.files import remote_of
+
+    return remote_of(window.current_tab().file.h5).url

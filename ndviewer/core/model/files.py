@@ -178,7 +178,9 @@ class NwbFile:
 
     def __init__(self, path: str | os.PathLike, h5: h5py.File) -> None:
         remote = remote_of(h5)
-        self.path = Path(path) if remote is None else UrlPath(remote.url)
+        # a remote file is named as the user gave it (a DANDI reference reads better than
+        # the API's download address it resolved to)
+        self.path = Path(path) if remote is None else UrlPath(str(path).strip())
         self.h5 = h5
         self.identity = identity_of(path, h5)
         self.problems: list[str] = []
