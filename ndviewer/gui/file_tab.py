@@ -137,6 +137,11 @@ def _open_with_catalog(path: str) -> NwbFile:
     try:
         _ = file.catalog  # parse the cached spec here, off the GUI thread
         _warm_tree(file)
+        if file.is_remote:
+            # the typed walk reads every object header: done here, every metadata block the
+            # tree and panels ask for later is already cached, so no network read ever
+            # happens on the GUI thread (the index is persisted: the later build loads it)
+            typed_index(file)
     except Exception:
         file.close()
         raise

@@ -47,6 +47,13 @@ def test_url_opens_in_a_tab_with_its_tree(qtbot, window: MainWindow, server: Fil
     assert tab.path == url
     assert window.tabs.tabText(window.tabs.indexOf(tab)) == "ecephys.nwb"
     qtbot.waitUntil(lambda: tab.context.index is not None, timeout=30000)
+    # walked in the open worker, before the tree showed: every metadata block is cached, so
+    # the GUI thread never waits on the network; the tab's own index build loads it
+    assert tab.context.index.from_cache
+    requests = server.counters.requests
+    for path in ("/acquisition/raw", "/general/extracellular_ephys/electrodes", "/units"):
+        tab.show_path(path)
+    assert server.counters.requests == requests
     assert tab.model.data(tab.model.root_index().siblingAtColumn(TYPE)) == "NWBFile"
     assert tab.model.index_for_path("/acquisition/raw").isValid()
     assert server.counters.range_requests > 0
