@@ -36,6 +36,7 @@ from ndviewer.core.model.families import family_of
 from ndviewer.core.model.files import NwbFile, open_nwb
 from ndviewer.core.model.nodes import DAMAGE_ERRORS, Node
 from ndviewer.core.model.registry import PanelChoice, default_registry
+from ndviewer.core.model.storage import is_remote
 from ndviewer.core.nwb.summary import typed_index
 from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.filter_model import FilterResultsModel, match_entries
@@ -219,7 +220,8 @@ class FileTab(QWidget):
         self.tree.setAnimated(False)
         self.tree.setExpandsOnDoubleClick(True)
         self.tree.doubleClicked.connect(self._on_tree_double_click)
-        self.placeholder = QLabel("Opening " + Path(self.path).name + " …", self)
+        where = " over the network" if is_remote(self.path) else ""
+        self.placeholder = QLabel(f"Opening {Path(self.path).name}{where} …", self)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setStyleSheet("color: #7b8793; font-size: 12pt;")
 
