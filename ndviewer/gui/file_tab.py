@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.model.families import family_of
-from ndviewer.core.model.files import NwbFile, open_nwb
+from ndviewer.core.model.files import NwbFile, open_nwb, remote_of
 from ndviewer.core.model.nodes import DAMAGE_ERRORS, Node
 from ndviewer.core.model.registry import PanelChoice, default_registry
 from ndviewer.core.model.storage import is_remote
@@ -333,6 +333,30 @@ class FileTab(QWidget):
         self._update_banner()
         self.tree_shown.emit(self.path)
         self._start_index()
+        self._watch_network(file)
+
+    def _watch_network(self, file: NwbFile) -> None:
+        """For a URL, say in the status bar what reading it has cost so far (polled here on the
+        GUI thread: the fetches themselves happen on worker threads)."""
+        remote = remote_of(file.h5)
+        if remote is None:
+            return
+        shown = [-1]
+
+        def report() -> None:
+            fetched = remote.stats.bytes
+            if fetched != shown[0] and not remote.closed:
+                shown[0] = fetched
+                self.status.emit(
+                    f"{file.path.name}: {fetched / 1e6:,.1f} MB fetched over the network in "
+                    f"{remote.stats.requests:,} requests (kept in the cache for next time)"
+                )
+
+        report()
+        self._network_timer = QTimer(self)
+        self._network_timer.setInterval(1000)
+        self._network_timer.timeout.connect(report)
+        self._network_timer.start()
         self.status.emit(f"Opened {file.path.name}; indexing in the background…")
 
     def _start_index(self) -> None:
@@ -659,6 +683,9 @@ class FileTab(QWidget):
 
     # -- closing ----------------------------------------------------------------------------
     def close_file(self) -> None:
+        timer = getattr(self, "_network_timer", None)
+        if timer is not None:
+            timer.stop()
         self.pool.cancel_prefix(f"tab{id(self)}:")
         self._drop_panel()
         for pane in list(self.pinned):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QDialogButtonBox
 
-from ndviewer.core.model.files import open_nwb
+from ndviewer.core.model.files import open_nwb, remote_of
 from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.forms.metadata_form import MetadataFormPanel
 from ndviewer.gui.main_window import MainWindow
@@ -39,7 +39,10 @@ def server(ecephys_file: Path):
         yield running
 
 
-def test_url_opens_in_a_tab_with_its_tree(qtbot, window: MainWindow, server: FileServer) -> None:
+def test_url_opens_in_a_tab_with_its_tree(
+    qtbot, window: MainWindow, server: FileServer, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setenv("NDVIEWER_CACHE_DIR", str(tmp_path / "cache"))  # a cold block cache
     url = server.url("ecephys.nwb")
     with qtbot.waitSignal(window.tree_shown, timeout=20000) as shown:
         tab = window.open_path(url)
@@ -58,6 +61,23 @@ def test_url_opens_in_a_tab_with_its_tree(qtbot, window: MainWindow, server: Fil
     assert tab.model.index_for_path("/acquisition/raw").isValid()
     assert server.counters.range_requests > 0
     assert window.open_path(url) is tab  # the same URL again: the same tab
+
+
+def test_status_bar_says_what_reading_a_url_cost(
+    qtbot, window: MainWindow, demo_file: Path, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setenv("NDVIEWER_CACHE_DIR", str(tmp_path / "cache"))
+    with FileServer({"demo.nwb": demo_file}) as server:
+        with qtbot.waitSignal(window.tree_shown, timeout=20000):
+            tab = window.open_path(server.url("demo.nwb"))
+        messages: list[str] = []
+        tab.status.connect(messages.append)
+        remote = remote_of(tab.file.h5)
+        assert remote.stats.bytes < remote.size  # the open read the metadata, not the data
+        remote.prefetch([(0, remote.size)])  # what a panel's worker fetches (its thread)
+        qtbot.waitUntil(lambda: any("over the network" in m for m in messages), timeout=5000)
+    message = next(m for m in messages if "over the network" in m)
+    assert message.startswith(f"demo.nwb: {remote.size / 1e6:,.1f} MB fetched over the network")
 
 
 def test_open_url_dialog_accepts_urls_and_dandi_references(
@@ -142,6 +162,4 @@ def test_dialog_lists_a_dandisets_nwb_files_to_pick_one(
 
 
 def remote_url(window: MainWindow) -> str:
-    from ndviewer.core.model.files import remote_of
-
     return remote_of(window.current_tab().file.h5).url
