@@ -33,9 +33,10 @@ from PySide6.QtWidgets import (
 
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.model.families import family_of
-from ndviewer.core.model.files import NwbFile, open_nwb
+from ndviewer.core.model.files import NwbFile, open_nwb, remote_of
 from ndviewer.core.model.nodes import DAMAGE_ERRORS, Node
 from ndviewer.core.model.registry import PanelChoice, default_registry
+from ndviewer.core.model.storage import is_remote
 from ndviewer.core.nwb.summary import typed_index
 from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.checks.report_panel import ReportPanel, count_text
@@ -138,6 +139,11 @@ def _open_with_catalog(path: str) -> NwbFile:
     try:
         _ = file.catalog  # parse the cached spec here, off the GUI thread
         _warm_tree(file)
+        if file.is_remote:
+            # the typed walk reads every object header: done here, every metadata block the
+            # tree and panels ask for later is already cached, so no network read ever
+            # happens on the GUI thread (the index is persisted: the later build loads it)
+            typed_index(file)
     except Exception:
         file.close()
         raise
@@ -227,7 +233,8 @@ class FileTab(QWidget):
         self.tree.setAnimated(False)
         self.tree.setExpandsOnDoubleClick(True)
         self.tree.doubleClicked.connect(self._on_tree_double_click)
-        self.placeholder = QLabel("Opening " + Path(self.path).name + " …", self)
+        where = " over the network" if is_remote(self.path) else ""
+        self.placeholder = QLabel(f"Opening {Path(self.path).name}{where} …", self)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setStyleSheet("color: palette(placeholder-text); font-size: 12pt;")
 
@@ -351,6 +358,30 @@ class FileTab(QWidget):
         self._update_banner()
         self.tree_shown.emit(self.path)
         self._start_index()
+        self._watch_network(file)
+
+    def _watch_network(self, file: NwbFile) -> None:
+        """For a URL, say in the status bar what reading it has cost so far (polled here on the
+        GUI thread: the fetches themselves happen on worker threads)."""
+        remote = remote_of(file.h5)
+        if remote is None:
+            return
+        shown = [-1]
+
+        def report() -> None:
+            fetched = remote.stats.bytes
+            if fetched != shown[0] and not remote.closed:
+                shown[0] = fetched
+                self.status.emit(
+                    f"{file.path.name}: {fetched / 1e6:,.1f} MB fetched over the network in "
+                    f"{remote.stats.requests:,} requests (kept in the cache for next time)"
+                )
+
+        report()
+        self._network_timer = QTimer(self)
+        self._network_timer.setInterval(1000)
+        self._network_timer.timeout.connect(report)
+        self._network_timer.start()
         self.status.emit(f"Opened {file.path.name}; indexing in the background…")
 
     def _start_index(self) -> None:
@@ -777,6 +808,9 @@ class FileTab(QWidget):
 
     # -- closing ----------------------------------------------------------------------------
     def close_file(self) -> None:
+        timer = getattr(self, "_network_timer", None)
+        if timer is not None:
+            timer.stop()
         self.pool.cancel_prefix(f"tab{id(self)}:")
         self._drop_panel()
         for pane in list(self.pinned):

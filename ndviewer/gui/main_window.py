@@ -246,7 +246,7 @@ class MainWindow(QMainWindow):
         """Ask for a URL or DANDI reference; it is resolved and read in the tab's worker."""
         from ndviewer.gui.open_url_dialog import OpenUrlDialog
 
-        dialog = OpenUrlDialog(self)
+        dialog = OpenUrlDialog(self, self.pool)
         dialog.accepted.connect(lambda: self.open_path(dialog.location()))
         self._url_dialog = dialog
         dialog.open()

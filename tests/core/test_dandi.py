@@ -145,3 +145,12 @@ def test_unknown_dandiset_and_asset_are_refused(archive: FileServer) -> None:
         open_nwb("DANDI:" + "d" * 8 + "-0000-4000-8000-" + "1" * 12)
     with pytest.raises(FileOpenError, match="six digits"):
         open_nwb("DANDI:12/x.nwb")
+
+
+def test_an_opened_reference_is_named_as_given(archive: FileServer) -> None:
+    reference = f"DANDI:{DANDISET}/{VERSION}/{PATH}"
+    with open_nwb(reference) as file:
+        assert str(file.path) == reference
+        assert file.path.name == "sub-x_ses-y.nwb"
+        file.reopen()
+        assert file.is_open and file.is_nwb

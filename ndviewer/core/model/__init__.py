@@ -1,6 +1,7 @@
 """The file model, the ground floor of the core: everything that knows HDF5 and the spec.
 
-Owns opening files read-only with readable errors (``files``), the lazy node tree
+Owns opening files read-only with readable errors (``files``) from local disk, URLs or Zarr
+stores (``storage``), the lazy node tree
 (``nodes``), the type catalogue from the file's own ``/specifications`` with inheritance
 (``catalog``), icon families (``families``), the fast persisted typed walk (``index``), the
 type → panel registry (``registry``) and attribute/dataset value decoding (``values``).

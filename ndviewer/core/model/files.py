@@ -20,7 +20,7 @@ from ndviewer.core.cache import FileIdentity
 from ndviewer.core.errors import FileOpenError
 from ndviewer.core.model.nodes import DAMAGE_ERRORS, Node, node_at
 from ndviewer.core.model.storage import is_remote
-from ndviewer.core.model.storage.remote import UrlPath
+from ndviewer.core.model.storage.remote import UrlPath, register
 from ndviewer.core.model.storage.zarr_store import is_zarr, open_zarr_h5
 from ndviewer.core.model.values import decode_value
 
@@ -114,6 +114,7 @@ def open_remote_h5(location: str) -> h5py.File:
         text = str(exc).splitlines()[0] if str(exc) else "unknown error"
         raise FileOpenError(f"Cannot open {location}: HDF5 could not read it ({text}).") from None
     h5._ndviewer_remote = remote
+    register(h5, remote)
     return h5
 
 
@@ -184,7 +185,9 @@ class NwbFile:
 
     def __init__(self, path: str | os.PathLike, h5: h5py.File) -> None:
         remote = remote_of(h5)
-        self.path = Path(path) if remote is None else UrlPath(remote.url)
+        # a remote file is named as the user gave it (a DANDI reference reads better than
+        # the API's download address it resolved to)
+        self.path = Path(path) if remote is None else UrlPath(str(path).strip())
         self.h5 = h5
         self.identity = identity_of(path, h5)
         self.problems: list[str] = []

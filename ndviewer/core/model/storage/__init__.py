@@ -3,10 +3,13 @@
 The rest of the model sees an ``h5py.File`` (or an object with the same groups, datasets and
 attributes) whatever the storage, so the tree, panels, ``info`` and checks work unchanged on
 a URL. ``remote`` reads URLs by Range requests with a persistent block cache
-(``block_cache``); ``dandi`` turns DANDI archive references into download URLs.
+(``block_cache``); ``dandi`` turns DANDI archive references into download URLs;
+``zarr_store`` transcribes hdmf-zarr stores into an HDF5 mirror.
 
-May import: ``ndviewer.core.cache``, ``ndviewer.core.errors``, h5py, numpy and the standard
-library; never the rest of ``core.model`` (which is built on it).
+May import: ``ndviewer.core.cache``, ``ndviewer.core.errors``, h5py, numpy, the standard
+library and (lazily, an optional extra) zarr; never the rest of ``core.model`` (which is
+built on it). Importing the package itself loads no h5py (the CLI and the launcher use
+``is_remote`` and ``normalized_location`` before deciding anything).
 """
 
 from __future__ import annotations

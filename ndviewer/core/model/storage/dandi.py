@@ -138,25 +138,54 @@ def _from_parts(dandiset: str, rest: list[str]) -> str:
     return _pick(dandiset, version, "/".join(part for part in rest if part))
 
 
-def resolve(location: str) -> str:
-    """The http(s) URL to read for ``location`` (a URL not on DANDI is returned as it is)."""
+def dandiset_parts(location: str) -> tuple[str, list[str]] | None:
+    """(dandiset id, the path segments after it) of a DANDI reference or dandiset link."""
     text = location.strip()
-    if is_asset_id(text):
-        return download_url(text)
     if text.upper().startswith("DANDI:"):
         body = text[len("DANDI:") :].strip("/")
         if is_asset_id(body):
-            return download_url(body)
+            return None
         dandiset, *rest = body.split("/")
-        return _from_parts(dandiset, rest)
+        return dandiset, rest
     if is_url(text):
         parts = urllib.parse.urlsplit(text)
         segments = [s for s in parts.path.split("/") if s]
         if parts.hostname in _WEB_HOSTS and segments[:1] == ["dandiset"] and len(segments) >= 2:
             location_arg = urllib.parse.parse_qs(parts.query).get("location", [""])[0]
             rest = [s for s in segments[2:] if s != "files"]
-            return _from_parts(segments[1], [*rest, *location_arg.strip("/").split("/")])
-        return text
+            return segments[1], [*rest, *location_arg.strip("/").split("/")]
+    return None
+
+
+def nwb_assets(location: str) -> tuple[str, str, list[Asset]]:
+    """(dandiset, version, its NWB assets under the reference's folder), to pick one from."""
+    parts = dandiset_parts(location)
+    if parts is None:
+        raise RemoteReadError(f"Cannot list {location}: it names no dandiset.")
+    dandiset, rest = parts
+    if not _DANDISET.match(dandiset):
+        raise RemoteReadError(f"Cannot list DANDI:{dandiset}: a dandiset id has six digits.")
+    if rest and _VERSION.match(rest[0]):
+        version, rest = rest[0], rest[1:]
+    else:
+        version = _latest_version(dandiset)
+    prefix = "/".join(part for part in rest if part)
+    if prefix.endswith(".nwb"):
+        prefix = prefix.rpartition("/")[0]
+    assets = [a for a in list_assets(dandiset, version, prefix) if a.path.endswith(".nwb")]
+    return dandiset, version, assets
+
+
+def resolve(location: str) -> str:
+    """The http(s) URL to read for ``location`` (a URL not on DANDI is returned as it is)."""
+    text = location.strip()
+    if is_asset_id(text):
+        return download_url(text)
+    if text.upper().startswith("DANDI:") and is_asset_id(text[len("DANDI:") :].strip("/")):
+        return download_url(text[len("DANDI:") :].strip("/"))
+    parts = dandiset_parts(text)
+    if parts is not None:
+        return _from_parts(*parts)
     return text
 
 

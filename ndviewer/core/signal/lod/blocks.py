@@ -26,6 +26,7 @@ from typing import Protocol
 import h5py
 import numpy as np
 
+from ndviewer.core.model.storage.remote import remote_for
 from ndviewer.core.signal.inflate import inflate
 
 __all__ = [
@@ -213,6 +214,7 @@ class H5BlockReader(_UnitGrid):
         self._lock = threading.Lock()
         self._chunk_infos: dict[tuple[int, ...], tuple[int | None, int, int]] = {}
         self._fd: int | None = None
+        self._remote = None  # a RemoteFile when the dataset is read over HTTP
         self._filters = self._read_filters()
         chunks = dataset.chunks
         self._chunks = tuple(chunks) if chunks else None
@@ -252,8 +254,9 @@ class H5BlockReader(_UnitGrid):
         ds = self._ds
         if self._ndim > 2 or self._stored.kind not in "iuf" or not self._stored.isnative:
             return False
+        remote = remote_for(ds)
         try:
-            if ds.file.driver not in ("sec2", "stdio") or ds.external:
+            if remote is None and ds.file.driver not in ("sec2", "stdio") or ds.external:
                 return False
             filename = ds.file.filename
         except Exception:  # pragma: no cover
@@ -267,11 +270,29 @@ class H5BlockReader(_UnitGrid):
             self._contiguous_offset = int(offset)
         elif any(f not in _DIRECT_FILTERS for f in self._filters):
             return False
+        if remote is not None:  # a URL: chunks fetched by range requests, side by side
+            self._remote = remote
+            return True
         try:
             self._fd = os.open(filename, os.O_RDONLY)
         except OSError:
             return False
         return True
+
+    def _pread(self, size: int, offset: int) -> bytes:
+        if self._remote is not None:
+            data = self._remote.pread(size, offset)
+            if len(data) < size:
+                raise OSError(f"unexpected end of file at byte {offset + len(data)}")
+            return data
+        return os.pread(self._fd, size, offset)
+
+    def _pread_into(self, out: np.ndarray, offset: int) -> None:
+        if self._remote is not None:
+            view = memoryview(out.reshape(-1).view(np.uint8))
+            view[:] = self._pread(view.nbytes, offset)
+        else:
+            _pread_into(self._fd, out, offset)
 
     def clear_cache(self) -> None:
         """Drop the recently decoded units (a closed view must not keep them alive)."""
@@ -329,10 +350,10 @@ class H5BlockReader(_UnitGrid):
         return np.asarray(block).astype(self.dtype, copy=False)
 
     def _read_contiguous(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
-        assert self._fd is not None and self._contiguous_offset is not None
+        assert self._contiguous_offset is not None
         row_bytes = self.n_channels * self.dtype.itemsize
         out = np.empty((r1 - r0, self.n_channels), dtype=self.dtype)
-        _pread_into(self._fd, out, self._contiguous_offset + r0 * row_bytes)
+        self._pread_into(out, self._contiguous_offset + r0 * row_bytes)
         return out[:, c0:c1]
 
     def _chunk_info(self, coord: tuple[int, ...]) -> tuple[int | None, int, int]:
@@ -369,9 +390,9 @@ class H5BlockReader(_UnitGrid):
         active = [f for k, f in enumerate(self._filters) if not (mask >> k) & 1]
         if not active:
             out = np.empty((rows, cols), dtype=self.dtype)
-            _pread_into(self._fd, out, offset)
+            self._pread_into(out, offset)
             return out
-        raw: bytes | memoryview = os.pread(self._fd, size, offset)
+        raw: bytes | memoryview = self._pread(size, offset)
         steps = list(reversed(active))
         unshuffle_last = bool(steps) and steps[-1] == _FILTER_SHUFFLE
         for f in steps[:-1] if unshuffle_last else steps:
