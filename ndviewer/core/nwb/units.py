@@ -364,6 +364,8 @@ class UnitsTable:
                 raise NdviewerError(f"Units table {self.path} has no sort key {name}.")
             column, target = electrodes
             keys = target.sort_keys(target_column)
+            if keys.dtype.kind == "S":  # UTF-8 keys of a small table: as text
+                keys = np.strings.decode(keys, "utf-8", "replace")
             first = _first_values(column)
             out: Any = np.full(self.n_units, np.nan if keys.dtype.kind != "U" else "", keys.dtype)
             if keys.dtype.kind not in "U":
