@@ -88,3 +88,16 @@ def test_hdf5plugin_filters_are_registered(tmp_path):
         np.testing.assert_array_equal(zstd.h5obj()[()], values)
         assert file.node("/blosc").compression == "blosc"
         np.testing.assert_array_equal(file.node("/blosc").h5obj()[50], values[50])
+
+
+def test_metadata_cache_is_bounded(ecephys_file):
+    """HDF5's adaptive metadata cache grows to 20 MB and more on a walk of many objects:
+    every file the viewer opens caps it (issue 23.6, the tree's memory)."""
+    from ndviewer.core.model.files import METADATA_CACHE_BYTES
+
+    with open_h5(ecephys_file) as h5:
+        assert h5.id.get_mdc_config().max_size == METADATA_CACHE_BYTES
+        h5.visit(lambda name: None)  # a whole walk
+        assert h5.id.get_mdc_size()[0] <= METADATA_CACHE_BYTES
+    with open_nwb(ecephys_file) as file:
+        assert file.h5.id.get_mdc_config().max_size == METADATA_CACHE_BYTES
