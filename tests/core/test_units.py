@@ -211,3 +211,14 @@ def test_raster_counts_of_unsorted_and_edge_spikes(tmp_path, monkeypatch, chunk)
                     minlength=n_bins,
                 )
                 np.testing.assert_array_equal(line, expected)
+
+
+def test_raster_counts_on_two_threads_match_one(random_units, monkeypatch):
+    t0, t1 = random_units.time_range()
+    one = random_units.raster_counts(None, t0, t1, 64)
+    monkeypatch.setattr(units_module, "CHUNK_VALUES", 97)
+    monkeypatch.setattr(units_module, "PARALLEL_VALUES", 1)  # every raster on two threads
+    np.testing.assert_array_equal(random_units.raster_counts(None, t0, t1, 64), one)
+    np.testing.assert_array_equal(
+        random_units.raster_counts([30, 2, 17], t0, t1, 64), one[[30, 2, 17]]
+    )
