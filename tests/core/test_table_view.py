@@ -222,3 +222,28 @@ def test_key_cache_is_bounded_by_bytes(h5, monkeypatch):
     monkeypatch.setattr(tables, "CACHED_KEY_BYTES", first.nbytes)
     units.sort_keys("depth")
     assert list(units._keys) == ["depth"]  # the older keys went, the newest stays
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_two_thread_sort_is_the_stable_sort(monkeypatch, descending):
+    from ndviewer.core.nwb import table_view
+
+    monkeypatch.setattr(table_view, "PARALLEL_SORT_KEYS", 10)
+    rng = np.random.default_rng(3)
+    for keys in (
+        rng.integers(0, 7, 1001).astype(float),  # many ties
+        rng.normal(size=1000),
+        np.array([f"k{v}".encode() for v in rng.integers(0, 30, 777)]),
+    ):
+        got = order_by_keys(keys, descending)
+        if descending:  # ties in ascending row order
+            expected = np.lexsort((np.arange(len(keys)), _desc_key(keys)))
+        else:
+            expected = np.argsort(keys, kind="stable")
+        np.testing.assert_array_equal(got, expected)
+
+
+def _desc_key(keys):
+    """A key whose ascending order is ``keys`` descending (ties left to the row number)."""
+    _, inverse = np.unique(keys, return_inverse=True)
+    return -inverse
