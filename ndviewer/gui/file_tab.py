@@ -349,6 +349,13 @@ class FileTab(QWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         header.setStretchLastSection(True)
+        # rows are read off the GUI thread and arrive as data changes, which the header does
+        # not size to by itself: once a burst of them has arrived, fit the columns again
+        self._fit_columns_timer = QTimer(self)
+        self._fit_columns_timer.setSingleShot(True)
+        self._fit_columns_timer.setInterval(50)
+        self._fit_columns_timer.timeout.connect(lambda: self.tree.header().resizeSections())
+        self.model.reader.loaded.connect(lambda _keys: self._fit_columns_timer.start())
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
         root = self.model.root_index()
         self.tree.expand(root)
@@ -769,8 +776,10 @@ class FileTab(QWidget):
             return
         expanded = [path for path in self._expanded_paths()]
         keep_panel = self.panel is not None and self.panel.node.path == current_path
+        self.model.reader.close()
         self.model = FileTreeModel(self.file, self)
         self.tree.setModel(self.model)
+        self.model.reader.loaded.connect(lambda _keys: self._fit_columns_timer.start())
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
         self._badge_tree()  # the last report's badges until the checks run again
         for path in expanded:

@@ -1,8 +1,11 @@
 """The file tree as a Qt item model over the core's lazy nodes.
 
 Children are fetched in batches when a branch is expanded or scrolled (``fetchMore``), and a
-node reads its attributes only when its row is painted, so a group of 10 000 objects opens as
-fast as one of ten. Roles, icons and tooltips live here, not in the core node.
+node is read only when its row is painted, so a group of 10 000 objects opens as fast as one
+of ten. The model itself never reads HDF5: a row painted for the first time shows its name and
+asks the :class:`~ndviewer.gui.tree_reader.TreeReader` for the rest (details and member names,
+read off the GUI thread with a timeout), and is repainted when they come back. Roles, icons
+and tooltips live here, not in the core node.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from ndviewer.core.model.nodes import (
 )
 from ndviewer.gui.checks.badges import badged_icon, worst_by_path
 from ndviewer.gui.icons import family_icon
+from ndviewer.gui.tree_reader import TreeReader
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,7 @@ _LINK = QBrush(QColor("#2874a6"))
 class TreeItem:
     """A node's place in the view: its parent, row and the children fetched so far."""
 
-    __slots__ = ("node", "parent", "row", "children", "_child_names")
+    __slots__ = ("node", "parent", "row", "children", "_child_names", "fetch_wanted")
 
     def __init__(self, node: Node, parent: TreeItem | None, row: int) -> None:
         self.node = node
@@ -50,6 +54,7 @@ class TreeItem:
         self.row = row
         self.children: list[TreeItem] = []
         self._child_names: list[str] | None = None
+        self.fetch_wanted = False  # expanded before its members were read
 
     def child_names(self) -> list[str]:
         if self._child_names is None:
@@ -76,9 +81,11 @@ def format_shape(shape: tuple[int, ...] | None) -> str:
 class FileTreeModel(QAbstractItemModel):
     """Name, type, shape and dtype of every object, fetched lazily."""
 
-    def __init__(self, file: NwbFile, parent=None) -> None:
+    def __init__(self, file: NwbFile, parent=None, reader: TreeReader | None = None) -> None:
         super().__init__(parent)
         self.file = file
+        self.reader = reader or TreeReader(parent=self)
+        self.reader.loaded.connect(self._rows_read)
         self.catalog: Catalog = file.catalog
         self._root = TreeItem(file.root, None, 0)
         # the invisible root holds one visible item: the file itself
@@ -131,6 +138,8 @@ class FileTreeModel(QAbstractItemModel):
         item = self._item(parent)
         if item is self._invisible:
             return True
+        if not self._ready(item):
+            return False  # asked for; the row is updated when it is read
         try:
             node = item.node
             if node.kind in (SOFT_LINK, BROKEN_LINK, UNREADABLE):
@@ -145,6 +154,9 @@ class FileTreeModel(QAbstractItemModel):
         item = self._item(parent)
         if item is self._invisible:
             return False
+        if not self._ready(item):
+            item.fetch_wanted = True
+            return False
         try:
             return (
                 item.node.is_group
@@ -156,6 +168,9 @@ class FileTreeModel(QAbstractItemModel):
 
     def fetchMore(self, parent) -> None:
         item = self._item(parent)
+        if not self._ready(item):
+            item.fetch_wanted = True
+            return
         names = item.child_names()
         start = len(item.children)
         stop = min(len(names), start + BATCH)
@@ -166,15 +181,42 @@ class FileTreeModel(QAbstractItemModel):
             item.children.append(TreeItem(item.node.child(names[row]), item, row))
         self.endInsertRows()
 
+    # -- reading off the GUI thread --------------------------------------------------------
+    def _ready(self, item: TreeItem) -> bool:
+        """Whether ``item``'s node is read (else it is asked for, and False)."""
+        node = item.node
+        if node.loaded and (node.listed or not node.readable or not node.is_group):
+            return True
+        self.reader.request(item, node)
+        return False
+
+    def _rows_read(self, items: list) -> None:
+        last = len(HEADERS) - 1
+        for item in items:
+            if item.parent is None and item is not self._root:
+                continue
+            top = self.createIndex(item.row, 0, item)
+            self.dataChanged.emit(top, self.createIndex(item.row, last, item))
+            if item.fetch_wanted:
+                item.fetch_wanted = False
+                if self.canFetchMore(top):
+                    self.fetchMore(top)
+
     # -- look-ups ---------------------------------------------------------------------------
     def root_index(self) -> QModelIndex:
         return self.createIndex(0, 0, self._root)
 
     def index_for_path(self, path: str) -> QModelIndex:
-        """Fetch down to ``path`` and return its index (invalid if it does not exist)."""
+        """Fetch down to ``path`` and return its index (invalid if it does not exist).
+
+        A jump the user asked for: the groups on the way and the target are read here, on
+        the calling thread, if the reader has not read them yet (a few small reads).
+        """
         index = self.root_index()
         item = self._root
         for part in [p for p in path.split("/") if p]:
+            if not (item.node.loaded and item.node.listed):
+                item.node.load_for_tree()
             names = item.child_names()
             if part not in names:
                 return QModelIndex()
@@ -183,6 +225,8 @@ class FileTreeModel(QAbstractItemModel):
                 self.fetchMore(index)
             item = item.children[row]
             index = self.createIndex(row, 0, item)
+        if not (item.node.loaded and item.node.listed):
+            item.node.load_for_tree()  # the target itself, so that it can be expanded
         return index
 
     def node(self, index: QModelIndex) -> Node | None:
@@ -212,6 +256,8 @@ class FileTreeModel(QAbstractItemModel):
         item: TreeItem = index.internalPointer()
         node = item.node
         column = index.column()
+        if not self._ready(item):
+            return self._placeholder(item, column, role)
         try:
             return self._data(item, node, column, role)
         except DAMAGE_ERRORS as exc:
@@ -221,6 +267,17 @@ class FileTreeModel(QAbstractItemModel):
             if role == Qt.ItemDataRole.ToolTipRole:
                 return f"{node.path}: unreadable ({exc})"
             return None
+
+    def _placeholder(self, item: TreeItem, column: int, role) -> Any:
+        """What a row shows until its node is read: its name, greyed, and its path."""
+        node = item.node
+        if role == Qt.ItemDataRole.DisplayRole and column == NAME:
+            return node.name or self.file.path.name
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return _GREY
+        if role in (PATH_ROLE, Qt.ItemDataRole.ToolTipRole):
+            return node.path
+        return None
 
     def _data(self, item: TreeItem, node: Node, column: int, role) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:

@@ -227,7 +227,8 @@ def measure(path: Path, quick: bool) -> dict:
     panel.toggle_play()
     pump_until(lambda: len(shown) >= target, timeout=300)
     elapsed = time.perf_counter() - started
-    panel.toggle_play()
+    if panel.player.playing:  # (at the last frame it stopped by itself: toggling would
+        panel.toggle_play()  # start it again, and the seeks below would run beside it)
     paints = panel.canvas.paint_count - paints_before
     intervals = np.diff(shown)
     out["play_fps"] = len(shown) / elapsed

@@ -122,3 +122,16 @@ def test_file_open_for_writing_elsewhere_is_explained_not_raw_hdf5(tmp_path):
     assert "Unable to synchronously" not in message and "<h5clear" not in message
     with open_h5(path) as h5:  # closed by the writer: readable again, contents intact
         assert list(h5["x"][()]) == [1, 2]
+
+
+def test_metadata_cache_is_bounded(ecephys_file):
+    """HDF5's adaptive metadata cache grows to 20 MB and more on a walk of many objects:
+    every file the viewer opens caps it (issue 23.6, the tree's memory)."""
+    from ndviewer.core.model.files import METADATA_CACHE_BYTES
+
+    with open_h5(ecephys_file) as h5:
+        assert h5.id.get_mdc_config().max_size == METADATA_CACHE_BYTES
+        h5.visit(lambda name: None)  # a whole walk
+        assert h5.id.get_mdc_size()[0] <= METADATA_CACHE_BYTES
+    with open_nwb(ecephys_file) as file:
+        assert file.h5.id.get_mdc_config().max_size == METADATA_CACHE_BYTES

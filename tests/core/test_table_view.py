@@ -134,3 +134,116 @@ def test_table_tsv_has_whole_cells_at_full_precision(h5):
     assert table_tsv(electrodes, [3], ["group", "label"]).splitlines()[1] == (
         "/general/extracellular_ephys/shank1\te3"
     )
+
+
+TEXTS = [
+    "Good",
+    "mua",
+    "Ünit-ß noise",
+    "x" * 40 + "GOOD",  # longer than the first fixed width tried
+    "y" * 200,  # wider again
+    "",
+    "good-ish",
+    "İstanbul",  # lowers to two code points: decoded, not byte-wise
+]
+
+
+@pytest.fixture(scope="module")
+def text_table_file(tmp_path_factory):
+    """A DynamicTable with a variable-length UTF-8 text column, written by pynwb."""
+    import datetime
+
+    from hdmf.common import DynamicTable
+    from pynwb import NWBHDF5IO, NWBFile
+
+    nwb = NWBFile("text", "text-1", datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC))
+    table = DynamicTable(name="notes", description="free text")
+    table.add_column("note", "some text")
+    for k in range(300):
+        table.add_row(note=TEXTS[k % len(TEXTS)])
+    nwb.create_processing_module("text", "text tables").add(table)
+    path = tmp_path_factory.mktemp("text_table") / "text.nwb"
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    return path
+
+
+@pytest.mark.parametrize("block", [1 << 18, 7])
+def test_text_keys_are_utf8_bytes_read_in_blocks(text_table_file, monkeypatch, block):
+    from ndviewer.core.nwb import table_view, tables
+
+    monkeypatch.setattr(tables, "KEY_BLOCK_ROWS", block)
+    monkeypatch.setattr(table_view, "KEY_BLOCK_ROWS", block)
+    expected = [TEXTS[k % len(TEXTS)] for k in range(300)]
+    with h5py.File(text_table_file, "r") as h5:
+        table = Table(h5["/processing/text/notes"])
+        fractions: list[float] = []
+        keys = table.sort_keys("note", fractions.append)
+        assert keys.dtype.kind == "S"
+        assert [k.decode("utf-8") for k in keys] == expected
+        assert fractions and fractions[-1] == 1.0 and fractions == sorted(fractions)
+        # code point order, ties in table order
+        order = sort_order(table, "note").tolist()
+        assert order == sorted(range(300), key=lambda r: (expected[r], r))
+        for text in ("good", "ü", "!good", "=mua", "İST", "istanbul", "GOOD"):
+            got = filter_rows(table, {"note": text}).tolist()
+            reference = np.flatnonzero(filter_mask(np.array(expected), text)).tolist()
+            assert got == reference, text
+        assert filter_rows(table, {"note": "ü"}).tolist() == list(range(2, 300, len(TEXTS)))
+
+
+def test_filter_stops_when_its_step_raises(text_table_file, monkeypatch):
+    from ndviewer.core.nwb import table_view, tables
+
+    monkeypatch.setattr(tables, "KEY_BLOCK_ROWS", 10)
+    monkeypatch.setattr(table_view, "KEY_BLOCK_ROWS", 10)
+    calls: list[float] = []
+
+    class Stop(Exception):
+        pass
+
+    def step(fraction: float) -> None:
+        calls.append(fraction)
+        if len(calls) == 3:
+            raise Stop
+
+    with h5py.File(text_table_file, "r") as h5:
+        table = Table(h5["/processing/text/notes"])
+        with pytest.raises(Stop):
+            filter_rows(table, {"note": "good"}, step=step)
+    assert len(calls) == 3  # stopped after the third of 30 blocks
+
+
+def test_key_cache_is_bounded_by_bytes(h5, monkeypatch):
+    from ndviewer.core.nwb import tables
+
+    units = Table(h5["/units"])
+    first = units.sort_keys("id")
+    monkeypatch.setattr(tables, "CACHED_KEY_BYTES", first.nbytes)
+    units.sort_keys("depth")
+    assert list(units._keys) == ["depth"]  # the older keys went, the newest stays
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_two_thread_sort_is_the_stable_sort(monkeypatch, descending):
+    from ndviewer.core.nwb import table_view
+
+    monkeypatch.setattr(table_view, "PARALLEL_SORT_KEYS", 10)
+    rng = np.random.default_rng(3)
+    for keys in (
+        rng.integers(0, 7, 1001).astype(float),  # many ties
+        rng.normal(size=1000),
+        np.array([f"k{v}".encode() for v in rng.integers(0, 30, 777)]),
+    ):
+        got = order_by_keys(keys, descending)
+        if descending:  # ties in ascending row order
+            expected = np.lexsort((np.arange(len(keys)), _desc_key(keys)))
+        else:
+            expected = np.argsort(keys, kind="stable")
+        np.testing.assert_array_equal(got, expected)
+
+
+def _desc_key(keys):
+    """A key whose ascending order is ``keys`` descending (ties left to the row number)."""
+    _, inverse = np.unique(keys, return_inverse=True)
+    return -inverse

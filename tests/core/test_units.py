@@ -176,3 +176,49 @@ def test_bad_queries_raise_readable_errors(rich_units):
         rich_units.spike_times(9)
     with pytest.raises(NdviewerError, match="t1 > t0"):
         rich_units.raster_counts(None, 5.0, 5.0, 10)
+
+
+@pytest.mark.parametrize("chunk", [units_module.CHUNK_VALUES, 5])
+def test_raster_counts_of_unsorted_and_edge_spikes(tmp_path, monkeypatch, chunk):
+    """Unsorted trains take the histogram path, sorted ones the binary search: same bins,
+    including spikes exactly on t0, on bin boundaries and just below t1."""
+    from pynwb import NWBHDF5IO, NWBFile
+
+    monkeypatch.setattr(units_module, "CHUNK_VALUES", chunk)
+    t0, t1, n_bins = 1.0, 4.0, 6
+    trains = [
+        np.array([1.0, 1.5, 2.0, 2.5, np.nextafter(4.0, 0.0), 4.0, 9.0]),  # sorted, on edges
+        np.array([3.0, 0.5, 1.25, 3.75, 2.0]),  # unsorted
+        np.array([]),
+        np.array([0.1, 0.2]),  # all before t0
+    ]
+    nwb = NWBFile("units", "units-edge", datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC))
+    for train in trains:
+        nwb.add_unit(spike_times=train)
+    path = tmp_path / "edge.nwb"
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    with h5py.File(path, "r") as h5:
+        units = UnitsTable.from_group(h5["/units"])
+        for order in (None, [1, 0, 1, 3], [2, 0]):
+            rows = range(len(trains)) if order is None else order
+            counts = units.raster_counts(order, t0, t1, n_bins)
+            for line, unit in zip(counts, rows, strict=True):
+                train = trains[unit]
+                inside = train[(train >= t0) & (train < t1)]
+                expected = np.bincount(
+                    np.minimum(((inside - t0) * (n_bins / (t1 - t0))).astype(int), n_bins - 1),
+                    minlength=n_bins,
+                )
+                np.testing.assert_array_equal(line, expected)
+
+
+def test_raster_counts_on_two_threads_match_one(random_units, monkeypatch):
+    t0, t1 = random_units.time_range()
+    one = random_units.raster_counts(None, t0, t1, 64)
+    monkeypatch.setattr(units_module, "CHUNK_VALUES", 97)
+    monkeypatch.setattr(units_module, "PARALLEL_VALUES", 1)  # every raster on two threads
+    np.testing.assert_array_equal(random_units.raster_counts(None, t0, t1, 64), one)
+    np.testing.assert_array_equal(
+        random_units.raster_counts([30, 2, 17], t0, t1, 64), one[[30, 2, 17]]
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import time
 import weakref
 
 import h5py
@@ -342,3 +343,39 @@ def test_jump_in_the_main_window_selects_the_target_row(qtbot, tables_path, tmp_
     assert isinstance(electrodes, TablePanel) and electrodes.table.path == ELECTRODES
     qtbot.waitUntil(lambda: electrodes.view.currentIndex().row() == 3, timeout=5000)
     window.close()
+
+
+def test_slow_filter_shows_progress_and_cancel_keeps_the_rows(qtbot, big_table_path, monkeypatch):
+    from ndviewer.core.nwb import table_view
+
+    real_mask = table_view.filter_mask
+
+    def slow_mask(keys, text):  # a slow disk: each block of keys takes 50 ms
+        time.sleep(0.05)
+        return real_mask(keys, text)
+
+    monkeypatch.setattr(table_view, "KEY_BLOCK_ROWS", 1 << 14)
+    monkeypatch.setattr(table_view, "filter_mask", slow_mask)
+    file = open_nwb(big_table_path)
+    pool = WorkerPool()
+    context = PanelContext(file=file, time_cursor=TimeCursor(), pool=pool)
+    try:
+        panel = make_panel(qtbot, context, "/big")
+        wait_loaded(qtbot, panel)
+        changes: list[bool] = []
+        panel.view_changed.connect(lambda: changes.append(True))
+        panel.filter_column.setCurrentText("count")
+        panel.set_filter("count", "6")
+        qtbot.waitUntil(lambda: panel.rows_progress.isVisible(), timeout=5000)
+        qtbot.waitUntil(lambda: panel.rows_progress.value() > 0, timeout=5000)
+        assert panel.cancel_rows_button.isVisible()
+        qtbot.mouseClick(panel.cancel_rows_button, Qt.MouseButton.LeftButton)
+        assert not panel.rows_progress.isVisible()
+        assert panel.filter_edit.text() == ""  # the filter shown is the one applied
+        assert "cancelled" in panel.status_label.text()
+        assert pool.wait(5000)  # the job stopped at its next block, long before the end
+        qtbot.wait(50)
+        assert not changes and panel.model.rowCount() == 1_000_000
+    finally:
+        pool.shutdown()
+        file.close()

@@ -12,9 +12,11 @@ def test_icephys_names_fit_their_column(qtbot, window, icephys_file):  # noqa: F
     window.show()
     qtbot.waitExposed(window)
     tab = open_and_wait(qtbot, window, icephys_file, index=False)
-    tab.tree.expandAll()
-    QApplication.processEvents()
-    qtbot.wait(50)
+    for _ in range(6):  # rows are read off the GUI thread: expand what came, wait, again
+        tab.tree.expandAll()
+        QApplication.processEvents()
+        qtbot.waitUntil(lambda: not tab.model.reader.busy, timeout=10000)
+        qtbot.wait(100)  # the columns are fitted 50 ms after the last rows arrived
     header = tab.tree.header()
     assert header.sectionSize(0) >= tab.tree.sizeHintForColumn(0)
     for column in (1, 2, 3):

@@ -573,11 +573,12 @@ _worker_file: h5py.File | None = None
 
 def _walk_units(path: str, units: list[str], series_types: frozenset[str]):
     global _worker_file
-    from ndviewer.core.model.files import register_filters
+    from ndviewer.core.model.files import bound_metadata_cache, register_filters
 
     register_filters()
     if _worker_file is None or _worker_file.filename != path:
         _worker_file = h5py.File(path, "r", locking=False)
+        bound_metadata_cache(_worker_file)
     walker = _Walker(_worker_file, series_types)
     for unit in units:
         walker.walk(unit)

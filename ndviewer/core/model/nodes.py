@@ -127,6 +127,7 @@ class _Details:
     link_target: str | None = None
     target_path: str | None = None
     error: str | None = None
+    group: bool = False  # the object (a link's target) is a group
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -215,6 +216,7 @@ class Node:
         details = _Details(
             kind, neurodata_type, namespace, object_id, n_attrs=len(attrs), target_path=obj.name
         )
+        details.group = isinstance(obj, h5py.Group)
         if isinstance(obj, h5py.Dataset):
             details.shape = tuple(obj.shape) if obj.shape is not None else None
             details.dtype = obj.dtype
@@ -228,12 +230,39 @@ class Node:
 
     @property
     def is_group(self) -> bool:
-        """True for groups and for links that resolve to groups."""
-        return isinstance(self.h5obj(), h5py.Group) if self.readable else False
+        """True for groups and for links that resolve to groups (from the details read once)."""
+        return self._load().group if self.readable else False
 
     @property
     def is_dataset(self) -> bool:
-        return isinstance(self.h5obj(), h5py.Dataset) if self.readable else False
+        return not self._load().group if self.readable else False
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the details are read: then kind, type, shape… need no HDF5 read."""
+        return self._details is not None
+
+    @property
+    def listed(self) -> bool:
+        """Whether :meth:`child_names` is known without an HDF5 read."""
+        return self._child_names is not None
+
+    def load_for_tree(self) -> None:
+        """Read what a tree row shows: the details and, for groups, the member names.
+
+        Called off the GUI thread, so that a file whose reads hang cannot freeze the view.
+        """
+        self._load()
+        self.child_names()
+
+    def mark_unanswered(self, seconds: float) -> None:
+        """Make a node whose read did not return an unreadable one (unless it came back)."""
+        if self._details is None:
+            self._details = _Details(
+                UNREADABLE, error=f"unreadable: reading it took more than {seconds:g} s"
+            )
+        if self._child_names is None:
+            self._child_names = []
 
     @property
     def readable(self) -> bool:

@@ -10,61 +10,124 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.model.values import decode_text
-from ndviewer.core.nwb.tables import REFERENCE, REGION, Column, RaggedCell, Table
+from ndviewer.core.nwb.tables import (
+    KEY_BLOCK_ROWS,
+    REFERENCE,
+    REGION,
+    Column,
+    RaggedCell,
+    Table,
+)
 from ndviewer.core.nwb.vectors import as_rows
 
 # -- sorting and filtering ------------------------------------------------------------------
 
 
 def sort_order(
-    table: Table, name: str, descending: bool = False, rows: np.ndarray | None = None
+    table: Table,
+    name: str,
+    descending: bool = False,
+    rows: np.ndarray | None = None,
+    step: Callable[[float], None] | None = None,
 ) -> np.ndarray:
     """Row numbers of ``table`` ordered by column ``name`` (``"id"`` for the row ids), within
-    ``rows`` if given; ties keep table order, NaN goes last."""
-    keys = table.sort_keys(name)
-    subset = np.arange(table.n_rows, dtype=np.int64) if rows is None else np.asarray(rows)
+    ``rows`` if given; ties keep table order, NaN goes last. ``step(fraction)`` reports the
+    reading of the keys (and may raise to stop)."""
+    keys = table.sort_keys(name, step)
+    if rows is None:
+        return order_by_keys(keys, descending)
+    subset = np.asarray(rows)
     return subset[order_by_keys(keys[subset], descending)]
 
 
 def filter_rows(
-    table: Table, filters: Mapping[str, str], rows: np.ndarray | None = None
+    table: Table,
+    filters: Mapping[str, str],
+    rows: np.ndarray | None = None,
+    step: Callable[[float], None] | None = None,
 ) -> np.ndarray:
     """Row numbers of ``table`` (ascending, within ``rows`` if given) matching every column
-    filter (column name -> text as :func:`filter_mask` reads it)."""
+    filter (column name -> text as :func:`filter_mask` reads it). ``step(fraction)`` is
+    called between blocks (and may raise to stop)."""
+    active = [(name, text) for name, text in filters.items() if text.strip()]
     mask = np.ones(table.n_rows, dtype=bool)
-    for name, text in filters.items():
-        if text.strip():
-            mask &= filter_mask(table.sort_keys(name), text)
-    matched = np.flatnonzero(mask)
-    if rows is not None:
-        matched = np.asarray(rows)[mask[np.asarray(rows)]]
-    return matched
+    for k, (name, text) in enumerate(active):
+
+        def part(fraction: float, k: int = k) -> None:
+            if step is not None:
+                step((k + fraction) / len(active))
+
+        keys = table.sort_keys(name, lambda f, part=part: part(f / 2))
+        for lo in range(0, len(keys), KEY_BLOCK_ROWS):
+            hi = min(len(keys), lo + KEY_BLOCK_ROWS)
+            mask[lo:hi] &= filter_mask(keys[lo:hi], text)
+            part(0.5 + hi / len(keys) / 2)
+    if rows is None:
+        return np.flatnonzero(mask)
+    rows = np.asarray(rows)
+    return rows[mask[rows]]
 
 
 def order_by_keys(keys: np.ndarray, descending: bool = False) -> np.ndarray:
     """Stable argsort of ``keys``; NaN keys go last in both directions."""
     n = len(keys)
     if keys.dtype.kind == "f":
-        valid = ~np.isnan(keys)
-        positions = np.flatnonzero(valid)
-        ordered = positions[_stable_order(keys[valid], descending)]
-        return np.concatenate([ordered, np.flatnonzero(~valid)])
+        invalid = np.isnan(keys)
+        if invalid.any():
+            positions = np.flatnonzero(~invalid)
+            ordered = positions[_stable_order(keys[positions], descending)]
+            return np.concatenate([ordered, np.flatnonzero(invalid)])
+        return _stable_order(keys, descending)
     return np.arange(n, dtype=np.int64)[_stable_order(keys, descending)]
+
+
+#: From this many keys on, a sort runs as two half sorts on two threads and one merge.
+PARALLEL_SORT_KEYS = 2_000_000
+
+
+def _argsort_stable(keys: np.ndarray) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")``; large arrays as two halves sorted side by side
+    (numpy sorts without the GIL) and merged by binary search: 10^7 floats 1.8 -> 1.3 s on
+    two cores, for ~90 MB more at the peak."""
+    n = len(keys)
+    if n < PARALLEL_SORT_KEYS:
+        return np.argsort(keys, kind="stable")
+    from concurrent.futures import ThreadPoolExecutor
+
+    half = n // 2
+    with ThreadPoolExecutor(2, thread_name_prefix="sort") as pool:
+        first, second = pool.map(
+            lambda part: np.argsort(part, kind="stable"), (keys[:half], keys[half:])
+        )
+    second += half
+    # Each key of the second half goes after every equal key of the first (stability).
+    to = np.searchsorted(keys[first], keys[second], side="right")
+    to += np.arange(second.size)
+    order = np.empty(n, dtype=np.int64)
+    from_second = np.zeros(n, dtype=bool)
+    from_second[to] = True
+    order[to] = second
+    del to, second
+    order[~from_second] = first
+    return order
 
 
 def _stable_order(keys: np.ndarray, descending: bool) -> np.ndarray:
     if not descending:
-        return np.argsort(keys, kind="stable")
+        return _argsort_stable(keys)
     n = len(keys)
-    # Sorting the reversed keys and reversing the result keeps ties in ascending row order.
-    return (n - 1 - np.argsort(keys[::-1], kind="stable"))[::-1]
+    # Sorting the reversed keys and reversing the result keeps ties in ascending row order
+    # (in place: at 10^7 rows every temporary index array is 80 MB).
+    order = _argsort_stable(keys[::-1])
+    np.subtract(n - 1, order, out=order)
+    return order[::-1]
 
 
 _COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<|=)\s*(.+?)\s*$")
@@ -81,6 +144,8 @@ def filter_mask(keys: np.ndarray, text: str) -> np.ndarray:
     text = text.strip()
     if keys.dtype.kind in "biuf":
         return _numeric_mask(keys, text)
+    if keys.dtype.kind == "S":
+        return _bytes_mask(keys, text)
     values = keys if keys.dtype.kind == "U" else keys.astype(str)
     if text.startswith("!="):
         return values != text[2:].strip()
@@ -97,6 +162,36 @@ def _contains(values: np.ndarray, needle: str) -> np.ndarray:
     """Case-insensitive substring test over a unicode array (numpy's string ufuncs)."""
     strings = getattr(np, "strings", np.char)  # np.strings (numpy >= 2) is the faster one
     return strings.find(strings.lower(values), needle.lower()) >= 0
+
+
+#: Lower-casing of ASCII bytes, as one table lookup per byte.
+_ASCII_LOWER = np.arange(256, dtype=np.uint8)
+_ASCII_LOWER[ord("A") : ord("Z") + 1] += 32
+
+
+def _bytes_mask(keys: np.ndarray, text: str) -> np.ndarray:
+    """:func:`filter_mask` over UTF-8 bytes keys, without decoding them when all is ASCII."""
+    if text.startswith(("!=", "==")):
+        exact = keys == text[2:].strip().encode("utf-8")
+        return ~exact if text.startswith("!=") else exact
+    if text.startswith("="):
+        return keys == text[1:].strip().encode("utf-8")
+    if text.startswith("!") and len(text) > 1:
+        return ~_bytes_contain(keys, text[1:])
+    return _bytes_contain(keys, text)
+
+
+def _bytes_contain(keys: np.ndarray, needle: str) -> np.ndarray:
+    """Case-insensitive substring test: ASCII keys are lowered byte-wise (as ``str.lower``
+    does for ASCII), anything else is decoded and lowered as text."""
+    strings = getattr(np, "strings", np.char)
+    if not keys.size:
+        return np.zeros(0, dtype=bool)
+    raw = np.ascontiguousarray(keys).view(np.uint8)
+    if needle.isascii() and int(raw.max()) < 128:
+        lowered = _ASCII_LOWER[raw].view(keys.dtype)
+        return strings.find(lowered, needle.lower().encode("ascii")) >= 0
+    return _contains(strings.decode(keys, "utf-8", "replace"), needle)
 
 
 def _parse_number(text: str, filter_text: str) -> float:

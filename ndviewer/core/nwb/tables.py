@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -37,6 +37,7 @@ from ndviewer.core.nwb.vectors import (
     as_rows,
     index_bounds,
     read_index,
+    read_text_bytes,
     reference_path,
 )
 
@@ -51,6 +52,11 @@ COMPOUND = "compound"
 
 #: Sort/filter key arrays kept per table (each is one value per row).
 CACHED_KEY_COLUMNS = 3
+#: ... and together they hold at most this many bytes (the newest is always kept): a float
+#: and a short text column of 10^7 rows (80 + 90 MB), so sort-then-filter reads each once.
+CACHED_KEY_BYTES = 200 * 1024 * 1024
+#: Rows per block when keys are read or filtered (a few MB of text at a time).
+KEY_BLOCK_ROWS = 1 << 18
 
 #: Rows of a block are previewed with at most this many values per ragged cell.
 PREVIEW_ITEMS = 8
@@ -334,11 +340,13 @@ class Column:
             for s, e, head in zip(starts.tolist(), ends.tolist(), heads, strict=True)
         ]
 
-    def sort_keys(self) -> np.ndarray:
+    def sort_keys(self, step: Callable[[float], None] | None = None) -> np.ndarray:
         """One comparable key per row: the value, or the length of ragged cells.
 
-        Strings (and paths, enum labels) come back as a numpy unicode array, numbers as their
-        own dtype, bools as 0/1.
+        Strings come back as UTF-8 bytes (a fixed-width ``S`` array, read in blocks of
+        :data:`KEY_BLOCK_ROWS`: a quarter of a unicode array's memory, and the same order);
+        paths and enum labels as a unicode array, numbers as their own dtype, bools as 0/1.
+        ``step(fraction done)`` is called between blocks (and may raise to stop).
         """
         if not self.sortable:
             raise NdviewerError(
@@ -348,7 +356,10 @@ class Column:
             )
         if self._levels:
             return self.counts()
-        values = self._source.read(0, self.n_rows)
+        source = self._source
+        if source.is_string and source.labels is None and source.dataset.ndim == 1:
+            return _text_keys(source.dataset, self.n_rows, step)
+        values = source.read(0, self.n_rows)
         if values.dtype == object and self.element_kind in (STRING, REFERENCE):
             return values.astype(str)  # always str here: one C-level conversion
         if values.dtype == object:
@@ -372,6 +383,23 @@ class Column:
                     if h5py.check_ref_dtype(self.dtype.fields[name][0]) is not None and part:
                         targets.append(JumpTarget(str(part)))
         return targets
+
+
+def _text_keys(
+    dataset: h5py.Dataset, n_rows: int, step: Callable[[float], None] | None
+) -> np.ndarray:
+    """UTF-8 bytes of every string of ``dataset``, read a block at a time."""
+    n_rows = min(n_rows, len(VectorReader(dataset)))
+    keys = np.zeros(n_rows, dtype="S1")
+    for lo in range(0, n_rows, KEY_BLOCK_ROWS):
+        hi = min(n_rows, lo + KEY_BLOCK_ROWS)
+        block = read_text_bytes(dataset, lo, hi)
+        if block.dtype.itemsize > keys.dtype.itemsize:
+            keys = keys.astype(block.dtype)  # rare: a longer string than any before
+        keys[lo:hi] = block
+        if step is not None:
+            step(hi / max(1, n_rows))
+    return keys
 
 
 def _flatten(value: Any) -> list[Any]:
@@ -558,31 +586,35 @@ class Table:
             cells[name] = values
         return RowBlock(selected, self.ids(selected), cells)
 
-    def sort_keys(self, name: str) -> np.ndarray:
+    def sort_keys(self, name: str, step: Callable[[float], None] | None = None) -> np.ndarray:
         """Sort/filter keys of column ``name`` (``"id"`` for the row ids).
 
-        The last few key arrays are kept (a fixed number, not a fixed share of the file), so
-        sorting and then filtering the same column of 10^6 rows reads it once.
+        The last few key arrays are kept (at most :data:`CACHED_KEY_COLUMNS` of them and
+        :data:`CACHED_KEY_BYTES` together), so sorting and then filtering the same column of
+        10^7 rows reads it once. ``step(fraction done)`` is called while reading.
         """
         with self._keys_lock:
             cached = self._keys.get(name)
             if cached is not None:
                 self._keys.move_to_end(name)
                 return cached
-        keys = self._read_sort_keys(name)
+        keys = self._read_sort_keys(name, step)
         keys.setflags(write=False)
         with self._keys_lock:
             self._keys[name] = keys
-            while len(self._keys) > CACHED_KEY_COLUMNS:
+            while len(self._keys) > 1 and (
+                len(self._keys) > CACHED_KEY_COLUMNS
+                or sum(k.nbytes for k in self._keys.values()) > CACHED_KEY_BYTES
+            ):
                 self._keys.popitem(last=False)
         return keys
 
-    def _read_sort_keys(self, name: str) -> np.ndarray:
+    def _read_sort_keys(self, name: str, step: Callable[[float], None] | None) -> np.ndarray:
         if name == "id":
             return self._ids.read(0, self.n_rows)
-        keys = self.column(name).sort_keys()
+        keys = self.column(name).sort_keys(step)
         if len(keys) < self.n_rows:  # short column: missing cells sort last
-            fill = "" if keys.dtype.kind == "U" else np.nan
+            fill = {"U": "", "S": b""}.get(keys.dtype.kind, np.nan)
             keys = np.concatenate(
                 [
                     keys.astype(float if fill is np.nan else keys.dtype),

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMenu,
+    QProgressBar,
     QSplitter,
     QTableView,
     QTextBrowser,
@@ -76,6 +77,8 @@ class TablePanel(Panel):
     view_changed = Signal()
     copied = Signal(str)
     exported = Signal(str)
+    #: (request number, fraction of the keys read): sent by the sort/filter job.
+    _rows_progress = Signal(int, float)
 
     def __init__(self, context: PanelContext, node: Node, parent: QWidget | None = None) -> None:
         super().__init__(context, node, parent)
@@ -86,6 +89,9 @@ class TablePanel(Panel):
         )
         self._filters: dict[str, str] = {}
         self._sort: tuple[str, bool] | None = None
+        #: The filters and order of the rows on screen (restored when a job is cancelled).
+        self._shown: tuple[dict[str, str], tuple[str, bool] | None] = ({}, None)
+        self._rows_request = 0
         self._preview_target: tuple[int, int] | None = None
         self._preview_targets: list[JumpTarget] = []
         self._build()
@@ -169,6 +175,24 @@ class TablePanel(Panel):
         bar.addWidget(self.columns_button)
         bar.addWidget(copy_button)
         bar.addWidget(self.export_button)
+        # Progress of a sort or filter, shown when it takes more than a moment.
+        self.rows_progress = QProgressBar()
+        self.rows_progress.setMaximumWidth(150)
+        self.rows_progress.setRange(0, 100)
+        self.rows_progress.setFormat("reading %p%")
+        self.rows_progress.hide()
+        self.cancel_rows_button = QToolButton()
+        self.cancel_rows_button.setText("Cancel")
+        self.cancel_rows_button.setToolTip("Stop sorting or filtering; keep the rows shown")
+        self.cancel_rows_button.clicked.connect(self.cancel_rows)
+        self.cancel_rows_button.hide()
+        bar.addWidget(self.rows_progress)
+        bar.addWidget(self.cancel_rows_button)
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(300)
+        self._progress_timer.timeout.connect(self._show_rows_progress)
+        self._rows_progress.connect(self._on_rows_progress)
 
         self.view = QTableView()
         self.view.setModel(self.model)
@@ -292,18 +316,64 @@ class TablePanel(Panel):
         table = self.table
         filters = dict(self._filters)
         sort = self._sort
+        self._rows_request += 1
+        request = self._rows_request
+        report = self._rows_progress.emit
 
         def compute(token) -> np.ndarray:
-            rows = filter_rows(table, filters) if filters else None
+            def step(fraction: float) -> None:
+                token.check()  # Cancel, or a newer sort/filter: stop between blocks
+                try:
+                    report(request, fraction)
+                except RuntimeError:  # the panel is gone
+                    token.cancel()
+                    token.check()
+
+            rows = filter_rows(table, filters, step=step) if filters else None
             token.check()
             if sort is not None:
-                return sort_order(table, sort[0], sort[1], rows)
+                return sort_order(table, sort[0], sort[1], rows, step)
             return np.arange(table.n_rows, dtype=np.int64) if rows is None else rows
 
         self._show_message("sorting and filtering…")
-        self.context.pool.submit(self.job_key("rows"), compute, self._rows_ready, self._rows_failed)
+        self.rows_progress.setRange(0, 100)
+        self.rows_progress.setValue(0)
+        self._progress_timer.start()
+        self.context.pool.submit(self.job_key("rows"), compute, self._rows_ready, self._sort_failed)
+
+    def _show_rows_progress(self) -> None:
+        if self.context.pool.is_pending(self.job_key("rows")):
+            self.rows_progress.show()
+            self.cancel_rows_button.show()
+
+    def _on_rows_progress(self, request: int, fraction: float) -> None:
+        if request != self._rows_request:
+            return
+        if fraction >= 1.0:  # keys read: the sort itself reports nothing, show it as busy
+            self.rows_progress.setRange(0, 0)
+        else:
+            self.rows_progress.setRange(0, 100)
+            self.rows_progress.setValue(int(fraction * 100))
+
+    def _hide_rows_progress(self) -> None:
+        self._progress_timer.stop()
+        self.rows_progress.hide()
+        self.cancel_rows_button.hide()
+
+    def cancel_rows(self) -> None:
+        """Stop the sort or filter under way; the rows shown, their order and filters stay."""
+        self.context.pool.cancel(self.job_key("rows"))
+        self._rows_request += 1
+        self._hide_rows_progress()
+        filters, self._sort = self._shown
+        self._filters = dict(filters)
+        column = self.filter_column.currentText()
+        self.filter_edit.setText(self._filters.get(column, ""))
+        self._update_status("cancelled")
 
     def _rows_ready(self, rows: np.ndarray) -> None:
+        self._hide_rows_progress()
+        self._shown = (dict(self._filters), self._sort)
         selected = self._current_table_row()
         self.model.set_view_rows(rows)
         header = self.view.horizontalHeader()
@@ -319,6 +389,10 @@ class TablePanel(Panel):
         if selected is not None:
             self.select_table_row(selected, quiet=True)
         self.view_changed.emit()
+
+    def _sort_failed(self, exc: Exception) -> None:
+        self._hide_rows_progress()
+        self._rows_failed(exc)
 
     def _rows_failed(self, exc: Exception) -> None:
         message = exc.message if isinstance(exc, NdviewerError) else f"Cannot apply: {exc}"

@@ -51,6 +51,11 @@ from ndviewer.gui.panels.tables.plot_style import (
 )
 
 DEFAULT_PAGE_SIZE = 100
+#: Time bins of the first raster, asked for before the plot has a width: a raster already
+#: drawn at 3/4 of the plot's width or more is not recomputed for it (see _load_raster).
+INITIAL_BINS = 800
+#: Fraction of the session added on each side of the whole-session view.
+_SESSION_PADDING = 0.01
 #: Above this many units on a page, rows get no gap (they are thinner than a pixel anyway).
 _GAP_LIMIT = 200
 _ROWS_PER_UNIT = 8  # 1 blank image row, 6 rows of spikes, 1 blank row: a centred tick
@@ -125,13 +130,18 @@ class UnitsPanel(Panel):
         self.details: UnitDetails | None = None
         self._ids = self.units.ids
         self._counts = self.units.spike_counts()
+        #: The session's (t0, t1), read by the first raster job; None until it arrives.
+        self._span: tuple[float, float] | None = None
+        #: (units, t0, t1, n_bins) of the raster in flight or on screen.
+        self._raster_request: tuple[np.ndarray, float, float, int] | None = None
+        self._raster_in_flight = False
+        self._raster_wanted_again = False
+        # The first raster (and the session's span, which takes reading every unit's first
+        # and last spike) is computed while the widgets are built, not after.
+        self._load_first_raster()
         self._build()
         self._unsubscribe = context.time_cursor.subscribe(self._cursor_moved)
-        t0, t1 = self.units.time_range()
-        self.plot.setXRange(t0, t1, padding=0.01)
         self._show_page()
-        if self.units.n_units:
-            self.select_unit(int(self.order[0]))
 
     @classmethod
     def priority(cls, node: Node, catalog: Catalog) -> int:
@@ -169,8 +179,7 @@ class UnitsPanel(Panel):
         self.rate_bin_spin = QDoubleSpinBox()
         self.rate_bin_spin.setDecimals(3)
         self.rate_bin_spin.setRange(0.001, 3600.0)
-        t0, t1 = self.units.time_range()
-        self.rate_bin_spin.setValue(_nice_bin((t1 - t0) / 200))
+        self.rate_bin_spin.setValue(1.0)  # until the session's span is known
         self.rate_bin_spin.setSuffix(" s")
         self.rate_bin_spin.setToolTip("Bin of the firing-rate plot")
         self.rate_bin_spin.valueChanged.connect(lambda _v: self._load_details())
@@ -191,6 +200,10 @@ class UnitsPanel(Panel):
 
         self.plot = make_plot(x_label="time", x_units="s", y_label="unit id", x_si_prefix=False)
         self.plot.setMouseEnabled(x=True, y=False)
+        # No grid over the raster: units are apart already (blank image rows), the time axis
+        # has its ticks, and grid lines over the image cost 28 of the 34 ms of each repaint
+        # (offscreen, 1000 px wide).
+        self.plot.showGrid(x=False, y=False)
         self.plot.invertY(True)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setLookupTable(raster_lookup_table())
@@ -218,6 +231,30 @@ class UnitsPanel(Panel):
         self.unit_label = QLabel()
         self.unit_label.setWordWrap(True)
         self.unit_label.setTextFormat(Qt.TextFormat.RichText)
+        self.waveform_note = QLabel()
+        self.waveform_note.setStyleSheet("color: #5d6d7e;")
+
+        side = QWidget()
+        self._side_layout = QVBoxLayout(side)
+        self._side_layout.setContentsMargins(4, 0, 0, 0)
+        self._side_layout.addWidget(self.unit_label)
+        self._side_layout.addStretch(1)
+        self._side_layout.addWidget(self.waveform_note)
+        # The rate, ISI and waveform plots are built with the first unit's details: built
+        # and painted empty before, they would delay the raster by some 60 ms.
+        self.rate_plot: pg.PlotWidget | None = None
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.plot)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([700, 420])
+
+        self.status_label = self.lay_out_page(bar, splitter)
+
+    def _build_side_plots(self) -> None:
+        """The rate, ISI and waveform plots, in the side pane above the waveform note."""
         self.rate_plot = make_plot("Firing rate", "time", "s", "rate", "Hz", x_si_prefix=False)
         self.rate_curve = self.rate_plot.plot(
             pen=pg.mkPen("#0072b2", width=1.2),
@@ -237,26 +274,10 @@ class UnitsPanel(Panel):
         )
         self.isi_plot.addItem(self.refractory_line)
         self.waveform_plot = make_plot("Waveform", "time", "s", "amplitude")
-        self.waveform_note = QLabel()
-        self.waveform_note.setStyleSheet("color: #5d6d7e;")
-
-        side = QWidget()
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(4, 0, 0, 0)
-        side_layout.addWidget(self.unit_label)
-        side_layout.addWidget(self.rate_plot, 1)
-        side_layout.addWidget(self.isi_plot, 1)
-        side_layout.addWidget(self.waveform_plot, 1)
-        side_layout.addWidget(self.waveform_note)
-
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.plot)
-        splitter.addWidget(side)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        splitter.setSizes([700, 420])
-
-        self.status_label = self.lay_out_page(bar, splitter)
+        stretch = self._side_layout.indexOf(self.unit_label) + 1
+        self._side_layout.takeAt(stretch)  # the placeholder stretch
+        for offset, plot in enumerate((self.rate_plot, self.isi_plot, self.waveform_plot)):
+            self._side_layout.insertWidget(stretch + offset, plot, 1)
 
     # -- order and pages ---------------------------------------------------------------------
     @property
@@ -339,10 +360,64 @@ class UnitsPanel(Panel):
         self._raster_timer.start()
 
     # -- raster ------------------------------------------------------------------------------
-    def _load_raster(self) -> None:
+    def _load_first_raster(self) -> None:
+        """Read the session's span and draw the first page over all of it, in one job."""
         units = self.page_units.copy()
-        (t0, t1), _ = self.plot.getViewBox().viewRange()
-        n_bins = int(max(16, min(8192, self.plot.getViewBox().width() or 800)))
+        source = self.units
+        gaps = units.size <= _GAP_LIMIT
+
+        def compute(_token) -> tuple[tuple[float, float], RasterResult]:
+            t0, t1 = source.time_range()
+            pad = (t1 - t0) * _SESSION_PADDING  # as the plot pads setXRange
+            w0, w1 = t0 - pad, t1 + pad
+            counts = source.raster_counts(units, w0, w1, INITIAL_BINS)
+            return (t0, t1), RasterResult(units, w0, w1, counts, counts_to_image(counts, gaps))
+
+        self._raster_request = (units, math.nan, math.nan, INITIAL_BINS)
+        self._raster_in_flight = True
+        self.context.pool.submit(
+            self.job_key("raster"), compute, self._first_raster_arrived, self._raster_failed
+        )
+
+    def _first_raster_arrived(self, payload: tuple[tuple[float, float], RasterResult]) -> None:
+        span, result = payload
+        self._span = span
+        self._raster_request = (result.units, result.t0, result.t1, INITIAL_BINS)
+        self.rate_bin_spin.blockSignals(True)
+        self.rate_bin_spin.setValue(_nice_bin((span[1] - span[0]) / 200))
+        self.rate_bin_spin.blockSignals(False)
+        self.plot.setXRange(span[0], span[1], padding=_SESSION_PADDING)
+        self._show_raster(result)
+        if self.selected_unit is None and self.units.n_units:
+            self.select_unit(int(self.order[0]))
+
+    def _load_raster(self) -> None:
+        """Ask for the raster of the page in view, unless it is on screen or on its way.
+
+        A job already running is left to finish (its raster is painted, then the newest
+        request follows), so panning or resizing never leaves the raster blank.
+        """
+        if self._span is None:
+            self._raster_wanted_again = True  # the first raster job is still running
+            return
+        units = self.page_units.copy()
+        view_box = self.plot.getViewBox()
+        (t0, t1), _ = view_box.viewRange()
+        width = view_box.width()
+        n_bins = int(max(16, min(8192, width or INITIAL_BINS)))
+        if self._raster_request is not None:
+            shown_units, s0, s1, shown_bins = self._raster_request
+            tolerance = 1e-9 * max(abs(t1 - t0), 1e-12)
+            if (
+                np.array_equal(shown_units, units)
+                and abs(s0 - t0) <= tolerance
+                and abs(s1 - t1) <= tolerance
+                and 0.75 * n_bins <= shown_bins <= n_bins
+            ):
+                return
+        if self._raster_in_flight:
+            self._raster_wanted_again = True
+            return
         source = self.units
         gaps = units.size <= _GAP_LIMIT
 
@@ -350,9 +425,20 @@ class UnitsPanel(Panel):
             counts = source.raster_counts(units, t0, t1, n_bins)
             return RasterResult(units, t0, t1, counts, counts_to_image(counts, gaps))
 
-        self.context.pool.submit(self.job_key("raster"), compute, self._show_raster, self._failed)
+        self._raster_request = (units, t0, t1, n_bins)
+        self._raster_in_flight = True
+        self.context.pool.submit(
+            self.job_key("raster"), compute, self._show_raster, self._raster_failed
+        )
+
+    def _raster_failed(self, exc: Exception) -> None:
+        self._raster_in_flight = False
+        self._raster_request = None
+        self._raster_wanted_again = False
+        self._failed(exc)
 
     def _show_raster(self, result: RasterResult) -> None:
+        self._raster_in_flight = False
         self.raster = result
         self.image.setImage(result.image, autoLevels=False, levels=(0, 255))
         self.image.setRect(QRectF(result.t0, 0, result.t1 - result.t0, max(1, result.units.size)))
@@ -363,6 +449,9 @@ class UnitsPanel(Panel):
             f"{int(self._counts.sum()):,} spikes in the table"
         )
         self.raster_changed.emit()
+        if self._raster_wanted_again:
+            self._raster_wanted_again = False
+            self._load_raster()
 
     def spikes_shown_per_unit(self) -> dict[int, int]:
         """Spikes drawn in the current raster, by unit table row (for tests and the status)."""
@@ -444,6 +533,8 @@ class UnitsPanel(Panel):
         )
         facts += [f"{html.escape(name)} {html.escape(text)}" for name, text in details.columns]
         self.unit_label.setText(" · ".join(facts[:9]))
+        if self.rate_plot is None:
+            self._build_side_plots()
         self.rate_curve.setData(details.rate.edges, details.rate.rates)
         self.isi_bars.setData(details.isi.edges, details.isi.counts)
         self.refractory_line.setValue(details.isi.refractory)
