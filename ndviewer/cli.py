@@ -250,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in ("info", "check", "qc"):
         from ndviewer.cli_batch import is_batch
 
-        if is_batch(argv[1:]):  # folders, globs, lists, several files: one row per file
+        if is_batch(argv[1:], argv[0]):  # folders, globs, lists, several files: one row per file
             from ndviewer.cli_batch import main as batch_main
 
             return batch_main(argv[0], argv[1:])

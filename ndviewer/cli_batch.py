@@ -25,12 +25,29 @@ BATCH_OPTIONS = ("--report", "--jobs", "--scheduler", "--resume")
 EXIT_INTERRUPTED = 130
 
 
-def is_batch(argv: Sequence[str]) -> bool:
-    """Whether a command line asks for more than one file (or for a batch option)."""
-    positional = [a for a in argv if not a.startswith("-")]
+#: Options of the single-file commands that take a value (not a file name).
+VALUE_OPTIONS = ("--object", "--report", "--jobs", "--scheduler")
+
+
+def _positionals(argv: Sequence[str]) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            out.append(arg)
+    return out
+
+
+def is_batch(argv: Sequence[str], command: str = "info") -> bool:
+    """Whether a command line asks for more than one file (or for a batch option).
+    ``check FILE FILE…`` stays with ``check``, which takes several files itself."""
+    positional = _positionals(argv)
     if any(a.split("=")[0] in BATCH_OPTIONS for a in argv):
         return True
-    if len(positional) > 1:
+    if len(positional) > 1 and command != "check":
         return True
     return any(
         a.startswith("@")
