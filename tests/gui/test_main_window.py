@@ -238,7 +238,7 @@ def test_window_geometry_splitter_and_last_folder_are_remembered(
     monkeypatch.setenv("NDVIEWER_CONFIG_DIR", str(tmp_path / "config"))
     first = MainWindow(make_settings())
     qtbot.addWidget(first)
-    first.resize(700, 500)  # within the offscreen 800x600 screen
+    first.resize(790, 500)  # within the offscreen 800x600 screen
     first.move(40, 30)
     first.show()
     qtbot.waitExposed(first)
@@ -246,7 +246,7 @@ def test_window_geometry_splitter_and_last_folder_are_remembered(
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *args: ([chosen], "")))
     tab = open_and_wait(qtbot, first, Path(ecephys_file))
     first._choose_files()
-    tab.splitter.setSizes([200, 500])
+    tab.splitter.setSizes([350, 440])  # the left side (tree + checks) needs ~344 px
     sizes = tab.splitter.sizes()
     first.close()
 
@@ -259,7 +259,7 @@ def test_window_geometry_splitter_and_last_folder_are_remembered(
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(dialog))
     second = MainWindow(make_settings())
     qtbot.addWidget(second)
-    assert (second.width(), second.height()) == (700, 500)
+    assert (second.width(), second.height()) == (790, 500)
     second.show()
     qtbot.waitExposed(second)
     second_tab = open_and_wait(qtbot, second, Path(ecephys_file))
