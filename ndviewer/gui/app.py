@@ -106,19 +106,11 @@ def run(
     app.installEventFilter(FileOpenFilter(window.open_handed_over, app))
     app.theme_follower.changed.connect(window.restyle)
     window.show()
-    for path in files:
-        window.open_path(path)
-    if select and files:
-        first = normalized_location(files[0])
-
-        def select_once(path: str) -> None:
-            if path == first:
-                window.tree_shown.disconnect(select_once)
-                tab = window.current_tab()
-                if tab is not None:
-                    tab.show_path(select)
-
-        window.tree_shown.connect(select_once)
+    for k, path in enumerate(files):
+        if k == 0 and select:
+            window.open_at(path, select)  # selects the object once its tree is shown
+        else:
+            window.open_path(path)
     if screenshot:
         pending = {normalized_location(p) for p in files}
 

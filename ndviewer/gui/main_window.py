@@ -151,7 +151,7 @@ class MainWindow(QMainWindow):
 
     def open_at(self, path: str, object_path: str | None = None) -> None:
         """Open ``path`` (or switch to its tab) and select ``object_path`` once it is shown."""
-        resolved = str(Path(path).expanduser().resolve())
+        resolved = normalized_location(path)
         tab = next((t for t in self.open_tabs() if getattr(t, "path", None) == resolved), None)
         if tab is not None and getattr(tab, "model", None) is not None:
             self.open_path(resolved)
