@@ -28,6 +28,7 @@ from ndviewer.core.model.nodes import (
     UNREADABLE,
     Node,
 )
+from ndviewer.gui import theme
 from ndviewer.gui.checks.badges import badged_icon, worst_by_path
 from ndviewer.gui.icons import family_icon
 from ndviewer.gui.tree_reader import TreeReader
@@ -38,9 +39,15 @@ BATCH = 1000
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 NAME, TYPE, SHAPE, DTYPE = range(4)
 HEADERS = ("Name", "Type", "Shape", "Data type")
-_GREY = QBrush(QColor("#7b8793"))
-_RED = QBrush(QColor("#c0392b"))
-_LINK = QBrush(QColor("#2874a6"))
+# (light theme, dark theme): the light blue and red are too dark to read on the dark
+# palette's grey-blue base, so each brush has a lighter twin there.
+_GREY_BRUSHES = (QBrush(QColor("#7b8793")), QBrush(QColor("#9aa7b4")))
+_RED_BRUSHES = (QBrush(QColor("#c0392b")), QBrush(QColor("#ff7b6b")))
+_LINK_BRUSHES = (QBrush(QColor("#2874a6")), QBrush(QColor("#7cc4ff")))
+
+
+def _brush(pair: tuple[QBrush, QBrush]) -> QBrush:
+    return pair[1] if theme.is_dark() else pair[0]
 
 
 class TreeItem:
@@ -274,7 +281,7 @@ class FileTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.DisplayRole and column == NAME:
             return node.name or self.file.path.name
         if role == Qt.ItemDataRole.ForegroundRole:
-            return _GREY
+            return _brush(_GREY_BRUSHES)
         if role in (PATH_ROLE, Qt.ItemDataRole.ToolTipRole):
             return node.path
         return None
@@ -313,11 +320,11 @@ class FileTreeModel(QAbstractItemModel):
             return self.tooltip(item)
         if role == Qt.ItemDataRole.ForegroundRole:
             if not node.readable:
-                return _RED
+                return _brush(_RED_BRUSHES)
             if column == NAME and node.kind in (SOFT_LINK, EXTERNAL_LINK):
-                return _LINK
+                return _brush(_LINK_BRUSHES)
             if column in (SHAPE, DTYPE) or (column == NAME and not node.neurodata_type):
-                return _GREY if column != NAME else None
+                return _brush(_GREY_BRUSHES) if column != NAME else None
             return None
         if role == Qt.ItemDataRole.FontRole and column == TYPE and node.neurodata_type:
             font = QFont()

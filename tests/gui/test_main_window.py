@@ -301,3 +301,27 @@ def test_help_lists_the_window_shortcuts_it_really_has_and_about_gives_versions(
     page = about_html(Path("/tmp/ndviewer.log"))
     assert h5py.version.hdf5_version in page and "Qt" in page and "numpy" in page
     assert "/tmp/ndviewer.log" in page
+
+
+def test_link_names_stay_readable_in_the_dark_theme(qtbot, window, ecephys_file, qapp):
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QPalette
+
+    from ndviewer.gui import theme
+
+    def luminance(color) -> float:
+        return 0.2126 * color.redF() + 0.7152 * color.greenF() + 0.0722 * color.blueF()
+
+    tab = open_and_wait(qtbot, window, ecephys_file)
+    index = tab.model.index_for_path("/processing/ecephys/lfp_power/timestamps")
+    role = Qt.ItemDataRole.ForegroundRole
+    light_link = tab.model.data(index, role).color()
+    try:
+        theme.apply_theme(qapp, "dark")
+        dark_link = tab.model.data(index, role).color()
+        base = qapp.palette().color(QPalette.ColorRole.Base)
+    finally:
+        theme.apply_theme(qapp, "light")
+    # the link blue is lighter on the dark base, with a clear luminance gap to it
+    assert luminance(dark_link) > luminance(light_link)
+    assert luminance(dark_link) - luminance(base) > 0.35
