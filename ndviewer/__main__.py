@@ -1,8 +1,10 @@
-import multiprocessing
 import sys
 
 from ndviewer.cli import main
 
 if __name__ == "__main__":
-    multiprocessing.freeze_support()
+    if getattr(sys, "frozen", False):  # a frozen app's worker processes start through here
+        import multiprocessing
+
+        multiprocessing.freeze_support()
     sys.exit(main())

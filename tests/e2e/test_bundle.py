@@ -1,6 +1,7 @@
 """Smoke test of the built one-folder bundle (``make bundle-check`` builds it and runs this):
 the frozen app must read the demo, Zstd/Blosc/LZ4/bitshuffle data through its stripped
-hdf5plugin filters, refuse a broken file cleanly, and stay under the size budget.
+hdf5plugin filters, refuse a broken file and a Zarr store (left out of the bundle) cleanly, and stay under the
+size budget.
 
 Skipped unless a bundle exists at ``$NDVIEWER_BUNDLE`` or ``dist/ndviewer/ndviewer``.
 """
@@ -57,6 +58,18 @@ def test_bundle_refuses_a_broken_file_in_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1
     assert "broken.nwb" in result.stderr
+
+
+def test_bundle_refuses_a_zarr_store_and_names_the_extra(tmp_path):
+    """The bundle leaves zarr/numcodecs out (35 MB+): a store gets one line saying how to
+    read it, not a traceback."""
+    store = tmp_path / "session.nwb.zarr"
+    store.mkdir()
+    (store / ".zgroup").write_text('{"zarr_format": 2}')
+    result = run("info", str(store), tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1
+    assert "session.nwb.zarr" in result.stderr and "ndviewer[zarr]" in result.stderr
 
 
 @pytest.mark.parametrize("codec", ["Zstd", "Blosc", "LZ4", "Bitshuffle"])

@@ -20,7 +20,7 @@ from ndviewer.core.cache import FileIdentity
 from ndviewer.core.errors import FileOpenError
 from ndviewer.core.model.nodes import DAMAGE_ERRORS, Node, node_at
 from ndviewer.core.model.storage import is_remote
-from ndviewer.core.model.storage.remote import UrlPath, register
+from ndviewer.core.model.storage.locations import UrlPath, register
 from ndviewer.core.model.storage.zarr_store import is_zarr, open_zarr_h5
 from ndviewer.core.model.values import decode_value
 

@@ -17,10 +17,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ndviewer.core.model.storage.dandi import looks_like_dandi
-from ndviewer.core.model.storage.remote import RemoteFile, RemoteReadError, is_url
+from ndviewer.core.model.storage.locations import is_url, looks_like_dandi
 
 __all__ = ["RemoteFile", "RemoteReadError", "is_remote", "is_url", "normalized_location"]
+
+
+def __getattr__(name: str) -> object:
+    # the network reader only when asked for: a local file never loads http.client and ssl
+    if name in ("RemoteFile", "RemoteReadError"):
+        from ndviewer.core.model.storage import remote
+
+        return getattr(remote, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def is_remote(location: object) -> bool:

@@ -23,16 +23,15 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
+from ndviewer.core.model.storage.locations import is_asset_id, is_url
 from ndviewer.core.model.storage.remote import (
     HttpClient,
     RemoteReadError,
     Stats,
-    is_url,
     network_timeout,
 )
 
 DEFAULT_API = "https://api.dandiarchive.org/api"
-_ASSET_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 _VERSION = re.compile(r"^(draft|\d+\.\d{6}\.\d{4})$")
 _DANDISET = re.compile(r"^\d{6}$")
 _WEB_HOSTS = ("dandiarchive.org", "www.dandiarchive.org", "gui.dandiarchive.org")
@@ -48,15 +47,6 @@ class Asset:
 
 def api_base() -> str:
     return os.environ.get("NDVIEWER_DANDI_API", DEFAULT_API).rstrip("/")
-
-
-def is_asset_id(text: str) -> bool:
-    return bool(_ASSET_ID.match(text))
-
-
-def looks_like_dandi(text: str) -> bool:
-    """A command-line word naming something on DANDI (not a local file or a subcommand)."""
-    return text.upper().startswith("DANDI:") or is_asset_id(text)
 
 
 def download_url(asset_id: str) -> str:

@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable
 
 from ndviewer.core.errors import FileOpenError
 from ndviewer.core.model.storage.block_cache import BlockCache
+from ndviewer.core.model.storage.locations import _OPEN_BY_FILENO
 
 DEFAULT_BLOCK_SIZE = 256 << 10
 DEFAULT_TIMEOUT = 10.0
@@ -55,10 +56,6 @@ _USER_AGENT = "ndviewer (range reads)"
 
 class RemoteReadError(FileOpenError):
     """The server could not be read: one sentence naming the URL and what went wrong."""
-
-
-def is_url(location: object) -> bool:
-    return isinstance(location, str) and location.lower().startswith(("http://", "https://"))
 
 
 def network_timeout() -> float:
@@ -437,42 +434,3 @@ def _runs(indices: list[int], longest: int) -> list[tuple[int, int]]:
         else:
             runs.append((index, 1))
     return runs
-
-
-#: The RemoteFile under each open h5py file, by HDF5 file number (``h5.id.fileno``): h5py
-#: hands out a new File object for ``dataset.file``, so an attribute on ours would be lost.
-_OPEN_BY_FILENO: dict[object, RemoteFile] = {}
-
-
-def register(h5, remote: RemoteFile) -> None:
-    _OPEN_BY_FILENO[h5.id.fileno] = remote
-
-
-def remote_for(obj) -> RemoteFile | None:
-    """The RemoteFile an h5py object's file reads through (None: a local file)."""
-    try:
-        if obj.file.driver != "fileobj":
-            return None
-        return _OPEN_BY_FILENO.get(obj.file.id.fileno)
-    except (AttributeError, ValueError, RuntimeError):
-        return None
-
-
-class UrlPath(str):
-    """A URL standing where the model keeps a ``Path``: ``name``, ``parent`` and ``suffix``
-    work (window titles, the overview), and it is not a local path (``os.fspath`` refuses
-    it, so nothing tries to write next to it)."""
-
-    @property
-    def name(self) -> str:
-        path = urllib.parse.urlsplit(self).path
-        return urllib.parse.unquote(path.rstrip("/").rpartition("/")[2]) or str(self)
-
-    @property
-    def parent(self) -> UrlPath:
-        return UrlPath(self.rpartition("/")[0])
-
-    @property
-    def suffix(self) -> str:
-        name = self.name
-        return name[name.rfind(".") :] if "." in name else ""

@@ -26,7 +26,7 @@ from typing import Protocol
 import h5py
 import numpy as np
 
-from ndviewer.core.model.storage.remote import remote_for
+from ndviewer.core.model.storage.locations import remote_for
 from ndviewer.core.signal.inflate import inflate
 
 __all__ = [
