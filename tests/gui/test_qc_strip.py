@@ -115,7 +115,10 @@ def test_write_goes_into_the_session_with_undo_and_saves_as_nwb(panel, qtbot):
     strip.run()  # QC again after the save (the file was reopened under the panel)
     qtbot.waitUntil(lambda: not strip.cancel_button.isVisible(), timeout=30_000)
     assert "QC failed" not in strip.summary.text()
-    assert strip.result.channels[fx.NOISY].flags == ("noisy",) and strip.overrides == {}
+    assert strip.result.channels[fx.NOISY].flags == ("noisy",)
+    # the review by eye survives the re-run: same verdicts, same colours
+    assert strip.overrides == {fx.NOISY: False, 0: True}
+    assert _brushes(panel)[fx.NOISY] == COLORS["good"] and _brushes(panel)[0] == COLORS["dead"]
     path = panel.context.file.path
     panel.context.file.close()  # pynwb locks files: release the viewer's handle
     expected = sorted({0, fx.FLAT, fx.RAIL_CLIPPED, fx.PLATEAU_CLIPPED, *fx.LINE_CHANNELS})

@@ -267,8 +267,15 @@ class SignalQcStrip(QObject):
 
     def _on_done(self, result: SeriesQC) -> None:
         self._set_running(False)
+        # the user's review outlives a re-run: a channel judged by eye keeps that verdict
+        # where QC still says otherwise (where QC now agrees, the override has no more to say)
+        reviewed = dict(self.overrides)
         self.result = result
-        self.overrides.clear()
+        self.overrides = {
+            channel: bad
+            for channel, bad in reviewed.items()
+            if channel < len(result.channels) and bad != bool(result.channels[channel].flags)
+        }
         for region in [r for r in self.regions if r.reason in ("artefact", "dropout")]:
             self._remove_region(region)
         for bad in result.bad_times:
