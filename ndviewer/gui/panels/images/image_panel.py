@@ -61,10 +61,11 @@ from ndviewer.gui.panels.images.trace_strip import TraceStrip
 from ndviewer.gui.panels.images.video import ExternalVideoView
 
 #: Frame cache budget per panel (bounded memory whatever the stack size); the context's
-#: ``settings["image_cache_bytes"]`` overrides it. 128 MB: 16 frames of 2048² uint16 (the
-#: process held 463 MB after playing them with 256 MB, 370 MB with 128 MB, same frame rate),
-#: 256 of 512².
-CACHE_BYTES = 128 * 1024 * 1024
+#: ``settings["image_cache_bytes"]`` overrides it. 64 MB: 8 frames of 2048² uint16, 128 of
+#: 512². Playing a 2048² gzip stack the process peaked at 463 MB with 256 MB, 555-591 MB
+#: with 128 MB under load (frames in flight and being painted come on top of the cache), at
+#: the same frame rate: the cache only serves stepping back, so it stays small.
+CACHE_BYTES = 64 * 1024 * 1024
 #: The histogram follows the picture this long after it changes (ms): repainting the plot
 #: with every frame would delay the frame itself (a seek paints in ~2 ms, the plot in ~10).
 HISTOGRAM_DELAY_MS = 150

@@ -25,8 +25,9 @@ SLIDESHOW_FPS = 2.0
 #: Reads kept in flight ahead of the shown frame while playing ...
 PLAY_AHEAD = 16
 #: ... but no more than this many bytes of frames: with two decode threads a few reads ahead
-#: absorb the jitter, and more would only hold memory (a 2048 x 2048 frame is 8 MB).
-PLAY_AHEAD_BYTES = 64 * 1024 * 1024
+#: absorb the jitter, and more would only hold memory (a 2048 x 2048 frame is 8 MB: four
+#: ahead kept 2048² gzip playback at the decode rate, eight only added 32 MB to the peak).
+PLAY_AHEAD_BYTES = 32 * 1024 * 1024
 #: After a frame is shown (not playing), its neighbours are read this much later (ms), once
 #: the frame has been painted: decoding them at once would take the cores from the paint the
 #: user is waiting for, and a dragged slider would read neighbours of frames already left.
@@ -202,9 +203,12 @@ class FramePlayer(QObject):
             QTimer.singleShot(0, self._tick)
 
     def _from_pool(self, index: int, payload: object) -> None:
-        # Runs on a decode thread: hand over to the GUI thread.
+        # Runs on a decode thread: hand over to the GUI thread. Only the index (or the error)
+        # travels: a frame in Qt's event queue is a reference the cache cannot evict, and
+        # while a 2048² paint kept the GUI thread busy, queued frames held 100+ MB beyond the
+        # cache's budget. The GUI thread takes the frame from the cache instead.
         try:
-            self._arrived.emit(index, payload)
+            self._arrived.emit(index, payload if isinstance(payload, BaseException) else None)
         except RuntimeError:  # the player was deleted while the read was in flight
             pass
 
@@ -216,7 +220,11 @@ class FramePlayer(QObject):
                 self.read_failed.emit(index, f"frame {index} could not be read: {payload}")
             return
         if index == self._waiting:
-            self._waiting = None
-            self._show(index, payload)
+            frame = self.cache.get(index)
+            if frame is None:  # evicted (or the cache cleared) before we got here: read again
+                self.cache.request(index)
+            else:
+                self._waiting = None
+                self._show(index, frame)
         if self._playing:
             self._prefetch_ahead()
