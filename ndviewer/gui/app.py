@@ -101,9 +101,11 @@ def run(
     if instance is not None:
         app.instance_server = instance
         instance.open_files = window.open_handed_over
-    from ndviewer.gui.desktop import FileOpenFilter
+    if sys.platform == "darwin":  # only macOS sends QFileOpenEvent (Finder, Dock, `open`);
+        # elsewhere an application-wide Python event filter would only cost a call per event
+        from ndviewer.gui.desktop import FileOpenFilter
 
-    app.installEventFilter(FileOpenFilter(window.open_handed_over, app))
+        app.installEventFilter(FileOpenFilter(window.open_handed_over, app))
     app.theme_follower.changed.connect(window.restyle)
     window.show()
     for k, path in enumerate(files):
