@@ -174,7 +174,11 @@ def test_saving_metadata_in_the_window_reloads_tree_and_index(qtbot, window, tmp
         timeout=30000,
     )
     assert tab.panel is panel  # the form that saved stays
+    pool = tab.pool
     window.close_tab(window.tabs.indexOf(tab))
+    # the background checks of the reloaded file (cancelled by the close) hold their own
+    # read-only handle until they notice; pynwb, which locks, can open it once they have
+    assert pool.wait(30_000)
     with pynwb_read(path) as nwbfile:
         assert nwbfile.subject.species == "Mus musculus"
 
