@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -57,7 +58,7 @@ class ReportPanel(QWidget):
         self.findings: list[Finding] = []
         self.title = QLabel("<b>Checks</b>", self)
         self.summary = QLabel("waiting for the index…", self)
-        self.summary.setStyleSheet("color: #5d6d7e;")
+        self.summary.setStyleSheet("color: palette(placeholder-text);")  # readable in both themes
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 100)
         self.progress.setMaximumHeight(14)
@@ -87,7 +88,8 @@ class ReportPanel(QWidget):
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.detail.setStyleSheet(
-            "QLabel { background: #f7f9fb; border: 1px solid #dde3ea; padding: 4px; }"
+            "QLabel { background: palette(alternate-base); border: 1px solid palette(mid);"
+            " padding: 4px; }"
         )
         self.detail.setMinimumHeight(48)
         self.detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -135,6 +137,7 @@ class ReportPanel(QWidget):
         for finding in self.findings:
             counts[finding.severity] = counts.get(finding.severity, 0) + 1
         self.summary.setText(count_text(counts) if self.findings else "no findings")
+        muted = self.palette().brush(QPalette.ColorRole.PlaceholderText)
         for severity in SEVERITIES:
             group = [f for f in self.findings if f.severity == severity]
             if not group:
@@ -144,7 +147,6 @@ class ReportPanel(QWidget):
             font = top.font(0)
             font.setBold(True)
             top.setFont(0, font)
-            top.setForeground(0, Qt.GlobalColor.black)
             by_path: dict[str, list[Finding]] = {}
             for finding in group:
                 by_path.setdefault(finding.path, []).append(finding)
@@ -159,8 +161,8 @@ class ReportPanel(QWidget):
                     )
                     row.setData(0, FINDING_ROLE, finding)
                     row.setToolTip(0, finding.message)
-                    row.setForeground(1, Qt.GlobalColor.darkGray)
-                    row.setForeground(2, Qt.GlobalColor.darkGray)
+                    row.setForeground(1, muted)
+                    row.setForeground(2, muted)
                 object_item.setExpanded(severity != "info")
             top.setExpanded(True)
 
