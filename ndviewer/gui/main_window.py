@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -331,7 +331,19 @@ class MainWindow(QMainWindow):
 
     def open_handed_over(self, paths: list[str]) -> list[str]:
         """Open files another launch handed over (a double-click elsewhere) and come forward;
-        returns the paths of the open tabs (the reply to that launch)."""
+        returns the paths of the tabs (the reply to that launch).
+
+        The reply names the tabs as they will be and the files open on the next turn of the
+        event loop: the launching process waits for the reply before it exits, and building
+        a tab first made every hand-over ~0.1 s slower (more while a file was being indexed).
+        """
+        current = [tab.path for tab in self.open_tabs()]
+        wanted = list(dict.fromkeys(normalized_location(path) for path in paths))
+        if wanted:
+            QTimer.singleShot(0, lambda: self._open_now(wanted))
+        return current + [path for path in wanted if path not in current]
+
+    def _open_now(self, paths: list[str]) -> None:
         for path in paths:
             self.open_path(path)
         if paths:
@@ -339,7 +351,6 @@ class MainWindow(QMainWindow):
                 self.showNormal()
             self.raise_()
             self.activateWindow()
-        return [tab.path for tab in self.open_tabs()]
 
     def _on_tree_shown(self, path: str) -> None:
         self._remember(path)
