@@ -65,12 +65,11 @@ def _series_rows(index: FileIndex) -> dict[str, tuple]:
 
 
 def _executor():
-    import concurrent.futures
-    import multiprocessing
+    """Two worker processes, started before the file is opened (forked when safe: see
+    ``walk_executor``)."""
+    from ndviewer.core.model.index import walk_executor
 
-    return concurrent.futures.ProcessPoolExecutor(
-        max_workers=2, mp_context=multiprocessing.get_context("spawn")
-    )
+    return walk_executor(2)
 
 
 def check_file(

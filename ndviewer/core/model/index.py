@@ -614,6 +614,41 @@ def shared_executor(workers: int = 2):
     return _shared_executor
 
 
+def _noop() -> None:
+    return None
+
+
+def walk_executor(workers: int = 2):
+    """Worker processes for one walk in a command-line run, started now.
+
+    Forked when that is safe (the platform forks, no Qt is loaded, this process runs one
+    thread): a forked worker starts in ~10 ms with every module already imported, where a
+    spawned one needs an interpreter and the imports (~0.4 s of CPU each, on a machine whose
+    two cores are what the walk is split across). The workers are started before this returns
+    (a first task makes the pool fork them all), so callers that create the pool before
+    opening the file hand the workers no open HDF5 file. Spawned otherwise (a Qt process must
+    not fork: its threads' locks would be copied in whatever state they are).
+    """
+    import concurrent.futures
+    import multiprocessing
+    import sys
+    import threading
+
+    method = "spawn"
+    if (
+        "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+        and not any(name == "PySide6" or name.startswith("PySide6.") for name in sys.modules)
+    ):
+        method = "fork"
+    executor = concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context(method)
+    )
+    if method == "fork":
+        executor.submit(_noop)  # forks every worker now (a fork pool starts them all at once)
+    return executor
+
+
 def _plan_units(h5: h5py.File, want: int) -> tuple[list[str], list[str], int]:
     """Split the file into subtrees: (groups recorded alone, subtrees to walk, object estimate)."""
     shallow: list[str] = []
@@ -713,9 +748,6 @@ def build_index_parallel(
         return build_index(h5, series_types)
     if estimate < min_objects or not units:
         return build_index(h5, series_types)
-    import concurrent.futures
-    import multiprocessing
-
     # deal units round-robin by size so both workers get a similar share
     sizes.sort(reverse=True)
     batches: list[list[str]] = [[] for _ in range(workers * 2)]
@@ -723,9 +755,7 @@ def build_index_parallel(
         batches[i % len(batches)].append(unit)
     own = executor is None
     if own:
-        executor = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
-        )
+        executor = walk_executor(workers)
     try:
         futures = [
             executor.submit(_walk_units, h5.filename, batch, frozenset(series_types))
