@@ -591,7 +591,9 @@ def build_index(
 # -- the same walk on both cores ----------------------------------------------------------------
 # h5py serialises every HDF5 call behind one lock (and H5Ovisit holds it for the whole walk),
 # so threads cannot share the work, and a walk in the GUI process would freeze every other
-# h5py call. Large files are therefore split into subtrees walked by worker processes.
+# h5py call. Large files are therefore split into subtrees walked by worker processes; each
+# worker also lists the external links of its subtrees (the parent only those of the top
+# levels), so the parent does no whole-file H5Lvisit while the workers walk.
 PARALLEL_THRESHOLD = 4000  # objects below the first levels; fewer is faster in one process
 # An interactive process must not hold h5py's lock for long: it hands even small walks to
 # the worker processes (which are kept running, so only the first walk pays their start).
