@@ -226,6 +226,7 @@ class _Walker:
         self.filename = h5.filename
         self.follow_external = True
         self._names: dict[str, str] = {}
+        self._shapes: dict[tuple[int, ...], tuple[int, ...]] = {}
 
     def walk(self, start: str) -> None:
         """Record ``start`` and everything below it.
@@ -340,6 +341,7 @@ class _Walker:
         if info.num_attrs:
             neurodata_type, namespace = self._type_of(dataset_id, b".", False)
         shape = dataset_id.shape
+        shape = self._shapes.setdefault(shape, shape)  # few distinct shapes: shared (as names)
         dtype = _dtype_name(dataset_id.get_type())
         parent, _, leaf = path.rpartition("/")
         facts = self.series.get(parent)
@@ -598,6 +600,8 @@ PARALLEL_THRESHOLD = 4000  # objects below the first levels; fewer is faster in 
 # An interactive process must not hold h5py's lock for long: it hands even small walks to
 # the worker processes (which are kept running, so only the first walk pays their start).
 INTERACTIVE_THRESHOLD = 300
+#: Objects (estimated) per batch handed to a worker on large files (see build_index_parallel).
+BATCH_OBJECTS = 20_000
 _shared_executor = None
 
 
@@ -752,7 +756,12 @@ def build_index_parallel(
         return build_index(h5, series_types)
     # deal units round-robin by size so both workers get a similar share
     sizes.sort(reverse=True)
-    batches: list[list[str]] = [[] for _ in range(workers * 2)]
+    # Each batch comes back as one pickle of its entries, which the worker holds whole (and
+    # keeps the memory of: its allocator rarely returns it), so a large file is dealt in
+    # batches of some ~20 000 objects rather than in two per worker (on 301 k objects: 15
+    # batches instead of 4 took the summed peak RSS of `info --no-cache` from 515 to 445 MB).
+    count = max(workers * 2, min(64, estimate // BATCH_OBJECTS))
+    batches: list[list[str]] = [[] for _ in range(count)]
     for i, (_, unit) in enumerate(sizes):
         batches[i % len(batches)].append(unit)
     own = executor is None
