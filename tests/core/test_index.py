@@ -161,6 +161,61 @@ def awkward_names_file(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def external_links_file(tmp_path_factory):
+    """External links at the top levels and deep inside the subtrees the workers walk (which
+    list those of their subtrees themselves), one of them dangling."""
+    folder = tmp_path_factory.mktemp("links")
+    with h5py.File(folder / "raw.h5", "w") as raw:
+        series = raw.create_group("acquisition/raw")
+        series.attrs["neurodata_type"] = "TimeSeries"
+        series.attrs["namespace"] = "core"
+        series.create_dataset("data", data=np.arange(6.0)).attrs["unit"] = "V"
+        series.create_dataset("timestamps", data=np.arange(6.0))
+    path = folder / "links.nwb"
+    with h5py.File(path, "w") as h5:
+        h5.attrs["neurodata_type"] = "NWBFile"
+        h5.attrs["namespace"] = "core"
+        h5["acquisition/top_link"] = h5py.ExternalLink("raw.h5", "/acquisition/raw")
+        for top in ("m0", "m1", "m2"):
+            module = h5.create_group(f"processing/{top}")
+            module.attrs["neurodata_type"] = "ProcessingModule"
+            module.attrs["namespace"] = "core"
+            for sub in ("c0", "c1"):
+                container = module.create_group(sub)
+                for leaf in ("s0", "s1"):
+                    child = container.create_group(leaf)
+                    child.attrs["neurodata_type"] = "TimeSeries"
+                    child.attrs["namespace"] = "core"
+                    child.create_dataset("data", data=np.arange(3.0)).attrs["unit"] = "m"
+                    child.create_dataset("timestamps", data=np.arange(3.0))
+                    if leaf == "s1":  # inside a subtree a worker walks
+                        child["linked"] = h5py.ExternalLink("raw.h5", "/acquisition/raw/data")
+                container["deep_link"] = h5py.ExternalLink("raw.h5", "/acquisition/raw")
+                container["z_gone"] = h5py.ExternalLink("missing.h5", "/acquisition/raw")
+    return path
+
+
+def test_parallel_index_finds_external_links_at_every_depth(external_links_file, worker_pool):
+    executor = _CountingExecutor(worker_pool)
+    with open_nwb(external_links_file) as file:
+        types = series_types(file) | {"TimeSeries"}
+        single = build_index(file.h5, types)
+        parallel = build_index_parallel(file.h5, types, executor=executor, min_objects=0)
+    assert executor.submitted >= 2
+    links = [e.path for e in single.entries if e.link is not None]
+    assert "/acquisition/top_link" in links
+    assert "/processing/m2/c1/deep_link" in links and "/processing/m0/c0/z_gone" in links
+    assert "/processing/m1/c0/s1/linked" in links
+    assert len(links) == 1 + 3 * 2 * 3
+    assert sorted(parallel.entries, key=lambda e: e.path) == sorted(
+        single.entries, key=lambda e: e.path
+    )
+    assert parallel.series == single.series
+    assert sorted(parallel.problems) == sorted(single.problems)
+    assert len(single.problems) == 3 * 2
+
+
 @pytest.mark.parametrize("fixture", ["awkward_names_file", "demo_file", "icephys_file"])
 def test_parallel_index_equals_single_process_index(request, fixture, worker_pool, monkeypatch):
     path = request.getfixturevalue(fixture)

@@ -5,8 +5,9 @@ files in worker processes; a file that cannot be read gives a report with ``erro
 
 h5py serialises every HDF5 call behind one lock, so threads cannot share the checking of a
 large file: from ``PARALLEL_THRESHOLD`` typed objects on, a worker process checks the second
-part of the objects while this process checks the first (the same spawned workers also walk
-the index when it is not cached).
+part of the objects while this process checks the first (the same workers also walk the index
+when it is not cached; they are forked before the file is opened when that is safe, see
+``walk_executor``).
 """
 
 from __future__ import annotations
@@ -65,12 +66,11 @@ def _series_rows(index: FileIndex) -> dict[str, tuple]:
 
 
 def _executor():
-    import concurrent.futures
-    import multiprocessing
+    """Two worker processes, started before the file is opened (forked when safe: see
+    ``walk_executor``)."""
+    from ndviewer.core.model.index import walk_executor
 
-    return concurrent.futures.ProcessPoolExecutor(
-        max_workers=2, mp_context=multiprocessing.get_context("spawn")
-    )
+    return walk_executor(2)
 
 
 def check_file(
