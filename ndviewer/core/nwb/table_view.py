@@ -3,7 +3,9 @@ column, keep the rows matching filters the user typed, and show cells as text (o
 grid, every value in the preview pane, tab-separated for the clipboard).
 
 Sorting and filtering work on a column's sort keys (one comparable value per row, read once and
-kept by the table), so re-sorting or refining a filter of 10^6 rows reads nothing again.
+kept by the table), so re-sorting or refining a filter of 10^6 rows reads nothing again. Text
+keys are dictionary-encoded (:class:`~ndviewer.core.nwb.tables.TextKeys`): a filter tests each
+distinct string once and maps the answers to rows, a sort orders the codes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ndviewer.core.nwb.tables import (
     Column,
     RaggedCell,
     Table,
+    TextKeys,
 )
 from ndviewer.core.nwb.vectors import as_rows
 
@@ -40,7 +43,9 @@ def sort_order(
     """Row numbers of ``table`` ordered by column ``name`` (``"id"`` for the row ids), within
     ``rows`` if given; ties keep table order, NaN goes last. ``step(fraction)`` reports the
     reading of the keys (and may raise to stop)."""
-    keys = table.sort_keys(name, step)
+    keys = table.keys(name, step)
+    if isinstance(keys, TextKeys):  # codes are ranks of the sorted strings: same order
+        keys = keys.codes
     if rows is None:
         return order_by_keys(keys, descending)
     subset = np.asarray(rows)
@@ -64,7 +69,15 @@ def filter_rows(
             if step is not None:
                 step((k + fraction) / len(active))
 
-        keys = table.sort_keys(name, lambda f, part=part: part(f / 2))
+        keys = table.keys(name, lambda f, part=part: part(f / 2))
+        if isinstance(keys, TextKeys):
+            # each distinct string tested once; rows look their answer up by code
+            answers = filter_mask(keys.uniques, text)
+            for lo in range(0, len(keys), KEY_BLOCK_ROWS):
+                hi = min(len(keys), lo + KEY_BLOCK_ROWS)
+                mask[lo:hi] &= answers[keys.codes[lo:hi]]
+                part(0.5 + hi / len(keys) / 2)
+            continue
         for lo in range(0, len(keys), KEY_BLOCK_ROWS):
             hi = min(len(keys), lo + KEY_BLOCK_ROWS)
             mask[lo:hi] &= filter_mask(keys[lo:hi], text)
@@ -97,7 +110,8 @@ def _argsort_stable(keys: np.ndarray) -> np.ndarray:
     (numpy sorts without the GIL) and merged by binary search: 10^7 floats 1.8 -> 1.3 s on
     two cores, for ~90 MB more at the peak."""
     n = len(keys)
-    if n < PARALLEL_SORT_KEYS:
+    if n < PARALLEL_SORT_KEYS or (keys.dtype.kind in "biu" and keys.dtype.itemsize <= 2):
+        # small integers (e.g. the codes of text keys) are radix-sorted: 10^7 in ~0.2 s
         return np.argsort(keys, kind="stable")
     from concurrent.futures import ThreadPoolExecutor
 
