@@ -242,3 +242,14 @@ def test_text_reads_match_h5py_and_free_their_strings(text_file):
         for _ in range(200):  # 400 000 strings: ~12 MB if each leaked 30 bytes
             read_text_bytes(dataset, 0, N_ROWS)
         assert resident() - before < 4 * 1024 * 1024
+
+
+def test_codes_widen_past_65536_distinct_strings():
+    values = np.array([f"s{k % 70_000}".encode() for k in range(300_000)])
+    dictionary = tables._TextDictionary(len(values))
+    for lo in range(0, len(values), 150_000):
+        assert dictionary.add(values[lo : lo + 150_000])
+    keys = dictionary.keys()
+    assert keys.codes.dtype == np.int32 and len(keys.uniques) == 70_000
+    np.testing.assert_array_equal(keys.values(), values)
+    assert keys.uniques.tolist() == sorted(keys.uniques.tolist())

@@ -169,7 +169,8 @@ class _TextDictionary:
 
     def __init__(self, n_rows: int) -> None:
         self.n_rows = n_rows
-        self.codes = np.zeros(n_rows, dtype=np.int32)
+        # uint16 until there are more distinct strings than that holds
+        self.codes = np.zeros(n_rows, dtype=np.uint16)
         self._hashes = np.zeros(0, dtype=np.uint64)  # sorted
         self._ids = np.zeros(0, dtype=np.int32)  # id of each sorted hash
         self._values: list[np.ndarray] = []  # distinct strings in id order, by block
@@ -182,7 +183,7 @@ class _TextDictionary:
         if not len(block):
             return True
         hashes = _hash_bytes(block)
-        codes = self.codes[lo:hi]
+        codes = np.zeros(len(block), dtype=np.int32)
         if len(self._hashes):
             positions = np.searchsorted(self._hashes, hashes)
             np.minimum(positions, len(self._hashes) - 1, out=positions)
@@ -209,10 +210,13 @@ class _TextDictionary:
                 TEXT_UNIQUE_MIN, TEXT_UNIQUE_SHARE * hi
             ):
                 return False
+            if self._n_values > 1 << 16 and self.codes.dtype == np.uint16:
+                self.codes = self.codes.astype(np.int32)
         # a string whose hash another had: its code points at that other string (hashes of
         # strings of up to 8 bytes are the strings themselves)
         if self._width > 8 and not np.array_equal(self._uniques()[codes], block):
             return False
+        self.codes[lo:hi] = codes
         self.filled = hi
         return True
 
@@ -226,14 +230,17 @@ class _TextDictionary:
         return self._uniques()[self.codes[: self.filled]]
 
     def keys(self) -> TextKeys:
+        """The keys, codes renumbered in place (block by block) to ranks of the strings."""
         uniques = self._uniques()
         order = np.argsort(uniques, kind="stable")
-        rank = np.empty(len(order), dtype=np.int32)
-        rank[order] = np.arange(len(order), dtype=np.int32)
+        rank = np.empty(len(order), dtype=self.codes.dtype)
+        rank[order] = np.arange(len(order), dtype=self.codes.dtype)
         codes = self.codes[: self.filled]
-        np.take(rank, codes, out=codes)  # in place: at 10^7 rows each copy is 40 MB
-        self.codes = np.zeros(0, dtype=np.int32)
-        return TextKeys(uniques[order], _code_array(codes, len(uniques)))
+        for lo in range(0, len(codes), KEY_BLOCK_ROWS):
+            hi = min(len(codes), lo + KEY_BLOCK_ROWS)
+            codes[lo:hi] = rank[codes[lo:hi]]
+        self.codes = np.zeros(0, dtype=np.uint16)
+        return TextKeys(uniques[order], codes)
 
 
 _HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
