@@ -90,15 +90,13 @@ def filter_rows(
 
 def order_by_keys(keys: np.ndarray, descending: bool = False) -> np.ndarray:
     """Stable argsort of ``keys``; NaN keys go last in both directions."""
-    n = len(keys)
     if keys.dtype.kind == "f":
         invalid = np.isnan(keys)
         if invalid.any():
             positions = np.flatnonzero(~invalid)
             ordered = positions[_stable_order(keys[positions], descending)]
             return np.concatenate([ordered, np.flatnonzero(invalid)])
-        return _stable_order(keys, descending)
-    return np.arange(n, dtype=np.int64)[_stable_order(keys, descending)]
+    return _stable_order(keys, descending)
 
 
 #: From this many keys on, a sort runs as two half sorts on two threads and one merge.
@@ -106,9 +104,9 @@ PARALLEL_SORT_KEYS = 2_000_000
 
 
 def _argsort_stable(keys: np.ndarray) -> np.ndarray:
-    """``np.argsort(keys, kind="stable")`` (as int32 below 2^31 keys); large arrays as two halves sorted side by side
-    (numpy sorts without the GIL) and merged by binary search: 10^7 floats 1.8 -> 1.3 s on
-    two cores. (Four quarters, two at a time, measured no lower a peak: the merges' arrays
+    """``np.argsort(keys, kind="stable")``; large arrays (their order as int32 below 2^31
+    keys) as two halves sorted side by side (numpy sorts without the GIL) and merged by binary
+    search: 10^7 floats 1.8 -> 1.3 s on two cores. (Four quarters, two at a time, measured no lower a peak: the merges' arrays
     outweigh the smaller sorts'.)"""
     n = len(keys)
     if n < PARALLEL_SORT_KEYS or (keys.dtype.kind in "biu" and keys.dtype.itemsize <= 2):
