@@ -253,3 +253,20 @@ def test_codes_widen_past_65536_distinct_strings():
     assert keys.codes.dtype == np.int32 and len(keys.uniques) == 70_000
     np.testing.assert_array_equal(keys.values(), values)
     assert keys.uniques.tolist() == sorted(keys.uniques.tolist())
+
+
+def test_long_string_hashing_like_a_known_short_one_is_caught(monkeypatch):
+    """Only strings of up to 8 bytes hash exactly: a longer one found among them by its
+    hash must still be checked against the string it was taken for."""
+    short = np.array([b"ab", b"cd"])
+    real = tables._hash_bytes
+
+    def colliding(block):
+        hashes = real(block)
+        hashes[np.strings.str_len(block) > 8] = real(np.array([b"ab"]))[0]
+        return hashes
+
+    monkeypatch.setattr(tables, "_hash_bytes", colliding)
+    dictionary = tables._TextDictionary(4)
+    assert dictionary.add(short)
+    assert not dictionary.add(np.array([b"a much longer label", b"cd"]))

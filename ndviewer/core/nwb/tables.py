@@ -214,7 +214,8 @@ class _TextDictionary:
                 self.codes = self.codes.astype(np.int32)
         # a string whose hash another had: its code points at that other string (hashes of
         # strings of up to 8 bytes are the strings themselves)
-        if self._width > 8 and not np.array_equal(self._uniques()[codes], block):
+        exact = max(self._width, block.dtype.itemsize) <= 8
+        if not exact and not np.array_equal(self._uniques()[codes], block):
             return False
         self.codes[lo:hi] = codes
         self.filled = hi
