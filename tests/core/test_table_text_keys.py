@@ -270,3 +270,27 @@ def test_long_string_hashing_like_a_known_short_one_is_caught(monkeypatch):
     dictionary = tables._TextDictionary(4)
     assert dictionary.add(short)
     assert not dictionary.add(np.array([b"a much longer label", b"cd"]))
+
+
+@pytest.mark.parametrize("name", ["label", "unique"])
+def test_scattered_text_cells_read_in_one_point_selection(text_file, monkeypatch, name):
+    from ndviewer.core.nwb import vectors
+
+    spans = vectors._spans
+    monkeypatch.setattr(vectors, "_spans", lambda s, e: spans(s, e, gap=0))  # a span a row
+    calls: list[int] = []
+    real = vectors._read_vlen_fixed
+
+    def counted(dataset, lo, hi, positions=None):
+        calls.append(0 if positions is None else positions.size)
+        return real(dataset, lo, hi, positions)
+
+    monkeypatch.setattr(vectors, "_read_vlen_fixed", counted)
+    values = _reference_values(text_file, name)
+    rows = np.array([1999, 3, 640, 3, 77, 0, 1500, 12, 900, 41, 1001, 5])  # any order, repeats
+    with h5py.File(text_file, "r") as h5:
+        column = Table(h5["/processing/text/notes"]).column(name)
+        got = column.read(rows)
+    assert list(got) == [values[r] for r in rows]
+    assert all(isinstance(v, str) for v in got)
+    assert calls == [11]  # the 11 distinct rows, in one read

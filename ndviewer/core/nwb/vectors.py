@@ -70,6 +70,10 @@ class VectorReader:
         self._plain_numbers = (
             dtype.kind in "biuf" and labels is None and not self.hdf5_enum and dataset.ndim == 1
         )
+        string = h5py.check_string_dtype(dtype)
+        self._plain_text = (
+            string is not None and string.length is None and labels is None and dataset.ndim == 1
+        )
         self._paths: dict[int, str] = {}
 
     def __len__(self) -> int:
@@ -105,6 +109,12 @@ class VectorReader:
         if len(spans) > 8 and self._plain_numbers:
             # scattered points: one HDF5 point selection instead of a read per span
             return _read_points(self.dataset, uniq)[inverse]
+        if len(spans) > 8 and self._plain_text:
+            # the same for text (a sorted view's rows: 128 strings 29 -> ~1 ms)
+            raw = _read_vlen_fixed(self.dataset, 0, 0, uniq)
+            if raw is not None:
+                text = np.array([v.decode("utf-8", "replace") for v in raw.tolist()], dtype=object)
+                return text[inverse]
         parts = [self.read(lo, hi) for lo, hi in spans]
         values = parts[0] if len(parts) == 1 else np.concatenate(parts)
         # Where each wanted position sits inside the concatenated spans.
@@ -337,9 +347,12 @@ class _Hdf5:
         return None
 
 
-def _read_vlen_fixed(dataset: h5py.Dataset, lo: int, hi: int) -> np.ndarray | None:
-    """Variable-length strings [lo, hi) as a fixed-width bytes array; None when this HDF5
-    cannot be called directly (the caller reads Python strings instead).
+def _read_vlen_fixed(
+    dataset: h5py.Dataset, lo: int, hi: int, positions: np.ndarray | None = None
+) -> np.ndarray | None:
+    """Variable-length strings [lo, hi) (or at sorted unique ``positions``, in one read) as
+    a fixed-width bytes array; None when this HDF5 cannot be called directly (the caller
+    reads Python strings instead).
 
     HDF5 reads the strings as C strings (one pointer each), h5py's converter copies them
     into a fixed-width array (wider again from the same pointers when one was cut), and
@@ -351,7 +364,7 @@ def _read_vlen_fixed(dataset: h5py.Dataset, lo: int, hi: int) -> np.ndarray | No
     from h5py._objects import phil  # h5py's lock: HDF5 is not thread-safe
 
     h5dread, h5treclaim = calls
-    n = hi - lo
+    n = hi - lo if positions is None else positions.size
     try:
         cset = dataset.id.get_type().get_cset()
         vlen_type = h5py.h5t.C_S1.copy()
@@ -360,7 +373,10 @@ def _read_vlen_fixed(dataset: h5py.Dataset, lo: int, hi: int) -> np.ndarray | No
         pointers = np.zeros(n, dtype=np.uint64)
         memory_space = h5py.h5s.create_simple((n,))
         file_space = dataset.id.get_space()
-        file_space.select_hyperslab((lo,), (n,))
+        if positions is None:
+            file_space.select_hyperslab((lo,), (n,))
+        else:
+            file_space.select_elements(positions.astype(np.uint64).reshape(-1, 1))
     except (TypeError, ValueError, RuntimeError, OSError, AttributeError):
         return None
     with phil:
