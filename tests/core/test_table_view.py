@@ -247,3 +247,21 @@ def _desc_key(keys):
     """A key whose ascending order is ``keys`` descending (ties left to the row number)."""
     _, inverse = np.unique(keys, return_inverse=True)
     return -inverse
+
+
+@pytest.mark.parametrize("slice_rows", [1, 5, 64, 1 << 20])
+def test_descending_sort_reverses_runs_of_ties_slice_by_slice(monkeypatch, slice_rows):
+    from ndviewer.core.nwb import table_view
+
+    monkeypatch.setattr(table_view, "PARALLEL_SORT_KEYS", 10)
+    monkeypatch.setattr(table_view, "REVERSE_SLICE", slice_rows)
+    rng = np.random.default_rng(4)
+    for keys in (
+        rng.integers(0, 3, 500),  # runs far longer than the slices
+        np.repeat([5.0, 1.0, 3.0], [1, 200, 40]),
+        rng.normal(size=300),  # no ties
+        np.zeros(50),  # one run
+        np.array([f"k{v}".encode() for v in rng.integers(0, 9, 333)]),
+    ):
+        expected = np.lexsort((np.arange(len(keys)), _desc_key(keys)))
+        np.testing.assert_array_equal(order_by_keys(keys, descending=True), expected)

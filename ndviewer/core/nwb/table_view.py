@@ -3,7 +3,9 @@ column, keep the rows matching filters the user typed, and show cells as text (o
 grid, every value in the preview pane, tab-separated for the clipboard).
 
 Sorting and filtering work on a column's sort keys (one comparable value per row, read once and
-kept by the table), so re-sorting or refining a filter of 10^6 rows reads nothing again.
+kept by the table), so re-sorting or refining a filter of 10^6 rows reads nothing again. Text
+keys are dictionary-encoded (:class:`~ndviewer.core.nwb.tables.TextKeys`): a filter tests each
+distinct string once and maps the answers to rows, a sort orders the codes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ndviewer.core.nwb.tables import (
     Column,
     RaggedCell,
     Table,
+    TextKeys,
 )
 from ndviewer.core.nwb.vectors import as_rows
 
@@ -40,7 +43,9 @@ def sort_order(
     """Row numbers of ``table`` ordered by column ``name`` (``"id"`` for the row ids), within
     ``rows`` if given; ties keep table order, NaN goes last. ``step(fraction)`` reports the
     reading of the keys (and may raise to stop)."""
-    keys = table.sort_keys(name, step)
+    keys = table.keys(name, step)
+    if isinstance(keys, TextKeys):  # codes are ranks of the sorted strings: same order
+        keys = keys.codes
     if rows is None:
         return order_by_keys(keys, descending)
     subset = np.asarray(rows)
@@ -64,7 +69,15 @@ def filter_rows(
             if step is not None:
                 step((k + fraction) / len(active))
 
-        keys = table.sort_keys(name, lambda f, part=part: part(f / 2))
+        keys = table.keys(name, lambda f, part=part: part(f / 2))
+        if isinstance(keys, TextKeys):
+            # each distinct string tested once; rows look their answer up by code
+            answers = filter_mask(keys.uniques, text)
+            for lo in range(0, len(keys), KEY_BLOCK_ROWS):
+                hi = min(len(keys), lo + KEY_BLOCK_ROWS)
+                mask[lo:hi] &= answers[keys.codes[lo:hi]]
+                part(0.5 + hi / len(keys) / 2)
+            continue
         for lo in range(0, len(keys), KEY_BLOCK_ROWS):
             hi = min(len(keys), lo + KEY_BLOCK_ROWS)
             mask[lo:hi] &= filter_mask(keys[lo:hi], text)
@@ -77,15 +90,13 @@ def filter_rows(
 
 def order_by_keys(keys: np.ndarray, descending: bool = False) -> np.ndarray:
     """Stable argsort of ``keys``; NaN keys go last in both directions."""
-    n = len(keys)
     if keys.dtype.kind == "f":
         invalid = np.isnan(keys)
         if invalid.any():
             positions = np.flatnonzero(~invalid)
             ordered = positions[_stable_order(keys[positions], descending)]
             return np.concatenate([ordered, np.flatnonzero(invalid)])
-        return _stable_order(keys, descending)
-    return np.arange(n, dtype=np.int64)[_stable_order(keys, descending)]
+    return _stable_order(keys, descending)
 
 
 #: From this many keys on, a sort runs as two half sorts on two threads and one merge.
@@ -93,29 +104,55 @@ PARALLEL_SORT_KEYS = 2_000_000
 
 
 def _argsort_stable(keys: np.ndarray) -> np.ndarray:
-    """``np.argsort(keys, kind="stable")``; large arrays as two halves sorted side by side
-    (numpy sorts without the GIL) and merged by binary search: 10^7 floats 1.8 -> 1.3 s on
-    two cores, for ~90 MB more at the peak."""
+    """``np.argsort(keys, kind="stable")``; large arrays (their order as int32 below 2^31
+    keys) as two halves sorted side by side (numpy sorts without the GIL) and merged by binary
+    search: 10^7 floats 1.8 -> 1.3 s on two cores. (Four quarters, two at a time, measured no lower a peak: the merges' arrays
+    outweigh the smaller sorts'.)"""
     n = len(keys)
-    if n < PARALLEL_SORT_KEYS:
+    if n < PARALLEL_SORT_KEYS or (keys.dtype.kind in "biu" and keys.dtype.itemsize <= 2):
+        # small integers (e.g. the codes of text keys) are radix-sorted: 10^7 in ~0.2 s
         return np.argsort(keys, kind="stable")
     from concurrent.futures import ThreadPoolExecutor
 
+    small = np.int32 if n < 1 << 31 else np.int64  # the halves' positions: half the memory
     half = n // 2
+
+    def sort_half(lo: int, hi: int) -> np.ndarray:
+        order = np.argsort(keys[lo:hi], kind="stable").astype(small)
+        order += lo
+        return order
+
     with ThreadPoolExecutor(2, thread_name_prefix="sort") as pool:
-        first, second = pool.map(
-            lambda part: np.argsort(part, kind="stable"), (keys[:half], keys[half:])
-        )
-    second += half
-    # Each key of the second half goes after every equal key of the first (stability).
-    to = np.searchsorted(keys[first], keys[second], side="right")
-    to += np.arange(second.size)
-    order = np.empty(n, dtype=np.int64)
+        first, second = pool.map(sort_half, (0, half), (half, n))
+    return _merge_sorted(keys, first, second, small)
+
+
+#: Keys merged at a time by the parallel sort.
+MERGE_SLICE = 1 << 16
+
+
+def _merge_sorted(keys: np.ndarray, first: np.ndarray, second: np.ndarray, dtype) -> np.ndarray:
+    """Merge two stable orders of ``keys`` (every row of ``first`` before every row of
+    ``second`` in the table) into one, ties keeping table order."""
+    # Each key of the second goes after every equal key of the first (stability): its
+    # place is the number of first keys <= it plus its rank in the second. In slices, so
+    # that no temporary is as long as the second.
+    sorted_first = keys[first]
+    to = np.empty(second.size, dtype=dtype)
+    for lo in range(0, second.size, MERGE_SLICE):
+        hi = min(second.size, lo + MERGE_SLICE)
+        where = np.searchsorted(sorted_first, keys[second[lo:hi]], side="right")
+        where += np.arange(lo, hi)
+        to[lo:hi] = where
+    del sorted_first
+    n = first.size + second.size
+    order = np.empty(n, dtype=dtype)
     from_second = np.zeros(n, dtype=bool)
     from_second[to] = True
     order[to] = second
-    del to, second
-    order[~from_second] = first
+    del to
+    np.logical_not(from_second, out=from_second)
+    order[from_second] = first
     return order
 
 
@@ -123,11 +160,51 @@ def _stable_order(keys: np.ndarray, descending: bool) -> np.ndarray:
     if not descending:
         return _argsort_stable(keys)
     n = len(keys)
+    if n >= PARALLEL_SORT_KEYS and keys.flags.c_contiguous:
+        # the reversed keys below are not contiguous, and numpy copies what it sorts: at
+        # 10^7 floats that copy is 80 MB at the peak; an ascending sort reversed run by run
+        # costs one more pass instead
+        return _reversed_keeping_ties(keys, _argsort_stable(keys))
     # Sorting the reversed keys and reversing the result keeps ties in ascending row order
     # (in place: at 10^7 rows every temporary index array is 80 MB).
     order = _argsort_stable(keys[::-1])
     np.subtract(n - 1, order, out=order)
     return order[::-1]
+
+
+#: Positions of an order handled at a time by :func:`_reversed_keeping_ties`.
+REVERSE_SLICE = 1 << 16
+
+
+def _reversed_keeping_ties(keys: np.ndarray, ascending: np.ndarray) -> np.ndarray:
+    """The descending order (ties in ascending row order) from the stable ascending one:
+    reversed, then each run of equal keys reversed back. In place (the result is a reversed
+    view of ``ascending``), slice by slice; a run is never cut (a slice ends at a run's end,
+    growing if one run is longer than it)."""
+    n = len(ascending)
+    backwards = ascending[::-1]
+    lo = 0
+    while lo < n:
+        hi = min(n, lo + REVERSE_SLICE)
+        while True:
+            values = keys[backwards[lo : min(n, hi + 1)]]
+            changes = np.flatnonzero(values[1:] != values[:-1]) + 1  # run starts after lo
+            if hi == n:
+                cut = hi - lo
+                break
+            if changes.size:
+                cut = int(changes[-1])  # the last run may go on past hi: leave it
+                break
+            hi = min(n, hi + REVERSE_SLICE)  # one run longer than the slice
+        starts = np.concatenate([[0], changes[changes < cut]])
+        lengths = np.diff(np.append(starts, cut))
+        # position p of run [s, s + m) takes the element at s + m - 1 - (p - s)
+        first = np.repeat(starts, lengths)
+        last = np.repeat(starts + lengths - 1, lengths)
+        source = first + last - np.arange(cut)
+        backwards[lo : lo + cut] = backwards[lo : lo + cut][source]
+        lo += cut
+    return backwards
 
 
 _COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<|=)\s*(.+?)\s*$")

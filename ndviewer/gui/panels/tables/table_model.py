@@ -52,6 +52,17 @@ TABLE_ROW_ROLE = Qt.ItemDataRole.UserRole + 2
 _Index = QModelIndex | QPersistentModelIndex
 
 
+def row_numbers(rows: np.ndarray | list[int], n_rows: int) -> np.ndarray:
+    """Row numbers as the model keeps them: int32 below 2^31 rows (a sorted view of 10^7
+    rows is then 40 MB rather than 80), else int64."""
+    return np.asarray(rows, dtype=np.int32 if n_rows < 1 << 31 else np.int64)
+
+
+def all_rows(n_rows: int) -> np.ndarray:
+    """Every row in table order, as :func:`row_numbers` keeps them."""
+    return np.arange(n_rows, dtype=row_numbers([], n_rows).dtype)
+
+
 class TableModel(QAbstractTableModel):
     """Cells of a ``Table`` in a chosen row order, loaded lazily in blocks.
 
@@ -77,7 +88,7 @@ class TableModel(QAbstractTableModel):
         self.table = table
         self._pool = pool
         self._job_key = job_key
-        self._rows = np.arange(table.n_rows, dtype=np.int64)
+        self._rows = all_rows(table.n_rows)
         self._columns: list[str] = ["id", *table.column_names]
         self._blocks: OrderedDict[int, RowBlock] = OrderedDict()
         self._wanted: OrderedDict[int, None] = OrderedDict()
@@ -107,7 +118,7 @@ class TableModel(QAbstractTableModel):
     def set_view_rows(self, rows: np.ndarray) -> None:
         """Show these table rows, in this order (from a sort or filter)."""
         self.beginResetModel()
-        self._rows = np.asarray(rows, dtype=np.int64)
+        self._rows = row_numbers(rows, self.table.n_rows)
         self._invalidate()
         self.endResetModel()
 

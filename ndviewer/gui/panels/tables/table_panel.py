@@ -45,7 +45,12 @@ from ndviewer.core.model.nodes import Node
 from ndviewer.core.nwb.table_view import filter_rows, preview_text, sort_order, table_tsv
 from ndviewer.core.nwb.tables import JumpTarget, Table, is_table_group
 from ndviewer.gui.panels.base import Panel, PanelContext
-from ndviewer.gui.panels.tables.table_model import TABLE_ROW_ROLE, TableModel
+from ndviewer.gui.panels.tables.table_model import (
+    TABLE_ROW_ROLE,
+    TableModel,
+    all_rows,
+    row_numbers,
+)
 
 #: Copying more rows than this at once is refused (the text would not fit a clipboard).
 MAX_COPY_ROWS = 200_000
@@ -332,8 +337,10 @@ class TablePanel(Panel):
             rows = filter_rows(table, filters, step=step) if filters else None
             token.check()
             if sort is not None:
-                return sort_order(table, sort[0], sort[1], rows, step)
-            return np.arange(table.n_rows, dtype=np.int64) if rows is None else rows
+                rows = sort_order(table, sort[0], sort[1], rows, step)
+            elif rows is None:
+                rows = all_rows(table.n_rows)
+            return row_numbers(rows, table.n_rows)  # here, not on the GUI thread
 
         self._show_message("sorting and filtering…")
         self.rows_progress.setRange(0, 100)
