@@ -286,11 +286,18 @@ def _read_fixed(dataset: h5py.Dataset, lo: int, hi: int) -> np.ndarray | None:
             dataset.id.read(h5py.h5s.create_simple((n,)), file_space, out, mtype=memory_type)
         except (TypeError, ValueError, RuntimeError, OSError, AttributeError):
             return None
-        longest = int(np.strings.str_len(out).max())
-        if longest < width:  # nothing can have been cut
-            return out.astype(f"S{max(1, longest)}")
+        fitted = _fitted(out, width)
+        if fitted is not None:
+            return fitted
         width *= 4
     return None
+
+
+def _fitted(out: np.ndarray, width: int) -> np.ndarray | None:
+    """``out`` narrowed to its longest string, or None when a string may have been cut at
+    ``width`` (the caller reads again, wider)."""
+    longest = int(np.strings.str_len(out).max())
+    return out.astype(f"S{max(1, longest)}") if longest < width else None
 
 
 class _Hdf5:
@@ -396,9 +403,9 @@ def _read_vlen_fixed(
                 h5py.h5t.convert(vlen_type, fixed_type, n, buffer)
                 out = buffer[: n * width].view(f"S{width}")
                 del buffer
-                longest = int(np.strings.str_len(out).max())
-                if longest < width:  # nothing can have been cut
-                    return out.astype(f"S{max(1, longest)}")
+                fitted = _fitted(out, width)
+                if fitted is not None:
+                    return fitted
                 width *= 4
                 del out
             return None  # very long text: as Python strings
