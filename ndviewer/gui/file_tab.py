@@ -610,8 +610,7 @@ class FileTab(QWidget):
 
     def restyle(self) -> None:
         """Make the shown view again, in the theme now applied."""
-        if self.report.findings:
-            self.report._fill()  # its muted columns take the palette's colour when filled
+        self.report.restyle()
         if self.panel is not None:
             reference = self.view_as.currentData()
             if reference:

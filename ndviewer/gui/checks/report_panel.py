@@ -131,6 +131,12 @@ class ReportPanel(QWidget):
         self.findings.extend(findings)
         self._fill()
 
+    def restyle(self) -> None:
+        """The theme changed: fill the report again (its muted columns take the palette's
+        colour when filled)."""
+        if self.findings:
+            self._fill()
+
     def _fill(self) -> None:
         self.tree.clear()
         counts = dict.fromkeys(SEVERITIES, 0)
