@@ -33,9 +33,6 @@ from ndviewer import __version__
 SUBCOMMANDS = ("info", "edit", "export", "check", "qc")
 EXIT_OK, EXIT_PROBLEMS, EXIT_REFUSED = 0, 1, 2
 EXIT_BAD_INPUT = EXIT_REFUSED
-#: What an older ndviewer's interrupted save left next to a file (``edit.journal``); named
-#: here so ``info`` can say so without importing the writer.
-JOURNAL_SUFFIX = ".ndviewer-journal"
 
 
 def _one_line(message: str) -> str:
@@ -97,7 +94,9 @@ def _info(argv: Sequence[str]) -> int:
 def _pending_journal_problem(path: str) -> str | None:
     """The warning for a journal an older ndviewer's interrupted save left (the next save
     refuses until it is rolled back or kept, so ``info`` says so first)."""
-    journal = Path(path).with_name(Path(path).name + JOURNAL_SUFFIX)
+    from ndviewer.core.edit.journal_files import journal_path  # stdlib only
+
+    journal = journal_path(path)
     if not journal.exists():
         return None
     return (
@@ -236,6 +235,9 @@ def _tolerate_undecodable_names() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _tolerate_undecodable_names()
+    from ndviewer.core.hdf5_plugins import point_hdf5_at_plugins  # stdlib only
+
+    point_hdf5_at_plugins()  # before h5py's import: HDF5 loads a filter when a file needs it
     if argv and argv[0] not in SUBCOMMANDS and _unknown_subcommand(argv[0]):
         print(
             "usage: ndviewer [FILE ...] [--select PATH]\n"

@@ -311,12 +311,16 @@ class MainWindow(QMainWindow):
                 return tab
         if not is_remote(resolved) and Path(resolved).is_file():
             from ndviewer.core.edit.atomic_save import remove_leftovers
-            from ndviewer.gui.forms.recovery import offer_journal_recovery
+            from ndviewer.core.edit.journal_files import journal_left
 
             # A killed save leaves only its hidden copy (the file itself is old or new): tidy it.
             for leftover in remove_leftovers(resolved):
                 log.info("removed %s, left by a save that was interrupted", leftover)
-            offer_journal_recovery(self, resolved)  # an older version's in-place save
+            if journal_left(resolved):  # an older version's in-place save (the check is
+                # stdlib only: the recovery dialog imports the whole writer)
+                from ndviewer.gui.forms.recovery import offer_journal_recovery
+
+                offer_journal_recovery(self, resolved)
         tab = FileTab(resolved, self.pool, self.tabs)
         tab.preferences = self.preferences
         tab.tree_shown.connect(self._on_tree_shown)

@@ -19,17 +19,11 @@ from pathlib import Path
 import h5py
 
 from ndviewer.core.edit.atomic_save import fsync_path, save_as_copy
+from ndviewer.core.edit.journal_files import journal_path
 from ndviewer.core.edit.states import Location, describe_state, verify_states, write_state
 from ndviewer.core.errors import EditError
 
-JOURNAL_SUFFIX = ".ndviewer-journal"
 JOURNAL_FORMAT = "ndviewer-edit-journal"
-
-
-def journal_path(path: str | os.PathLike) -> Path:
-    """Where an older version kept the journal of an in-progress save of ``path``."""
-    file_path = Path(path)
-    return file_path.with_name(file_path.name + JOURNAL_SUFFIX)
 
 
 @dataclass

@@ -18,6 +18,7 @@ import h5py
 
 from ndviewer.core.cache import FileIdentity
 from ndviewer.core.errors import FileOpenError
+from ndviewer.core.hdf5_plugins import hdf5plugin_folder
 from ndviewer.core.model.nodes import DAMAGE_ERRORS, Node, node_at
 from ndviewer.core.model.storage import is_remote
 from ndviewer.core.model.storage.locations import UrlPath, register
@@ -36,8 +37,23 @@ def register_filters() -> None:
     if _plugins_registered:
         return
     _plugins_registered = True
+    if _hdf5_searches_plugin_folder():
+        return  # HDF5 loads each filter from there when a dataset first needs it
     with contextlib.suppress(ImportError):  # a dependency, but stay usable without it
         import hdf5plugin  # noqa: F401  (registers the filters on import)
+
+
+def _hdf5_searches_plugin_folder() -> bool:
+    """Whether HDF5's own plugin search path holds hdf5plugin's folder (set before h5py's
+    import by ``hdf5_plugins.point_hdf5_at_plugins``)."""
+    folder = hdf5plugin_folder()
+    if folder is None:
+        return False
+    try:
+        searched = {h5py.h5pl.get(i) for i in range(h5py.h5pl.size())}
+    except (AttributeError, RuntimeError):  # h5py built without H5PL
+        return False
+    return os.fsencode(folder) in searched or str(folder) in searched
 
 
 def _has_hdf5_signature(path: Path) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QKeySequence, QShortcut
@@ -34,17 +34,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ndviewer.core.edit.forms import build_form
-from ndviewer.core.edit.journal import find_journal
-from ndviewer.core.edit.transaction import EditSession
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.model.catalog import Catalog
 from ndviewer.core.model.files import open_h5
 from ndviewer.core.model.nodes import DATASET, GROUP, Node
-from ndviewer.gui.forms.form_view import FormView, first_sentence, structure_key
-from ndviewer.gui.forms.recovery import JournalBanner
-from ndviewer.gui.forms.save_progress import run_save_with_progress
 from ndviewer.gui.panels.base import Panel, PanelContext
+
+if TYPE_CHECKING:
+    from ndviewer.core.edit.transaction import EditSession
+
+# The writer (edit.forms, transaction, journal) and the form widgets are imported when a form
+# is built, not with this module: the file tab imports every candidate panel of the selected
+# object to ask its priority, and at start-up (the root's Metadata panel) that import cost
+# ~20 ms of the 0.3 s from launch to the painted tree.
 
 log = logging.getLogger(__name__)
 SESSION_KEY = "edit_session"
@@ -52,6 +54,8 @@ SESSION_KEY = "edit_session"
 
 def session_for(context: PanelContext) -> EditSession:
     """The file's one edit session, shared by every form panel of that file."""
+    from ndviewer.core.edit.transaction import EditSession
+
     session = context.settings.get(SESSION_KEY)
     if session is None:
         session = EditSession(context.file.path, context.file.h5)
@@ -88,6 +92,9 @@ class MetadataFormPanel(Panel):
     file_saved = Signal(str)
 
     def __init__(self, context: PanelContext, node: Node, parent: QWidget | None = None) -> None:
+        from ndviewer.core.edit.forms import build_form
+        from ndviewer.gui.forms.form_view import structure_key
+
         super().__init__(context, node, parent)
         self.session = session_for(context)
         self.catalog: Catalog = context.file.catalog
@@ -106,6 +113,9 @@ class MetadataFormPanel(Panel):
 
     # -- layout -----------------------------------------------------------------------------
     def _build_ui(self) -> None:
+        from ndviewer.core.edit.journal import find_journal
+        from ndviewer.gui.forms.recovery import JournalBanner
+
         self.heading = QLabel(self)
         self.heading.setStyleSheet(
             "font-size: 12pt; font-weight: bold; color: palette(window-text);"
@@ -191,6 +201,8 @@ class MetadataFormPanel(Panel):
         layout.addWidget(splitter, 1)
 
     def _install_view(self) -> None:
+        from ndviewer.gui.forms.form_view import FormView, first_sentence
+
         self.heading.setText(
             f"{self.form.title}  <span style='color:#7b8793; font-weight:"
             f"normal'>[{self.form.neurodata_type}]</span>"
@@ -230,6 +242,9 @@ class MetadataFormPanel(Panel):
 
     def rebuild_if_needed(self) -> None:
         """Refresh values; rebuild the view when objects were added, created or removed."""
+        from ndviewer.core.edit.forms import build_form
+        from ndviewer.gui.forms.form_view import structure_key
+
         form = build_form(self.session, self.catalog, self.node.path)
         key = structure_key(form, self.session)
         if key != self._structure:
@@ -285,6 +300,8 @@ class MetadataFormPanel(Panel):
 
     # -- saving -----------------------------------------------------------------------------
     def save(self, confirm: bool | None = None) -> bool:
+        from ndviewer.gui.forms.save_progress import run_save_with_progress
+
         """Write the pending changes as one transaction; False if nothing was written."""
         pending = self.session.pending()
         if not pending or getattr(self.context.file, "read_only_reason", None):
