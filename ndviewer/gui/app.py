@@ -81,6 +81,9 @@ def run(
     from ndviewer.core.hdf5_plugins import point_hdf5_at_plugins
 
     point_hdf5_at_plugins()
+    from ndviewer.core.allocator import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any thread exists: each would get an arena of its own
     log_path = configure_logging()
     import_core_before_qt()
     from PySide6.QtCore import QTimer

@@ -28,6 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import h5py
 import numpy as np
 
+from ndviewer.core.allocator import limit_malloc_arenas
 from ndviewer.core.errors import NdviewerError
 from ndviewer.core.signal.inflate import inflate
 
@@ -148,6 +149,7 @@ class ChunkReader:
     """
 
     def __init__(self, dataset: h5py.Dataset, pool: ThreadPoolExecutor | None = None) -> None:
+        limit_malloc_arenas()  # before this reader's decode threads allocate
         self._ds = dataset
         self._pool = pool or shared_decode_pool()
         self.shape: tuple[int, ...] = tuple(dataset.shape)

@@ -26,6 +26,7 @@ from typing import Protocol
 import h5py
 import numpy as np
 
+from ndviewer.core.allocator import limit_malloc_arenas
 from ndviewer.core.model.storage.locations import remote_for
 from ndviewer.core.signal.inflate import inflate
 
@@ -162,33 +163,6 @@ class ArrayBlockReader(_UnitGrid):
         return self._data[r0:r1, c0:c1]
 
 
-_ALLOCATOR_TUNED = False
-
-
-def _limit_malloc_arenas() -> None:
-    """Cap glibc at two malloc arenas.
-
-    Decoding chunks on several threads allocates many short-lived multi-megabyte buffers;
-    by default glibc gives each thread its own arena, and each keeps its freed memory, which
-    on this machine added ~80 MB of peak RSS on a gzip recording. Two arenas cost nothing
-    measurable in speed here (a lower mmap threshold halved rendering speed instead). No-op
-    where glibc's ``mallopt`` is unavailable.
-    """
-    global _ALLOCATOR_TUNED
-    if _ALLOCATOR_TUNED:
-        return
-    _ALLOCATOR_TUNED = True
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        m_arena_max = -8
-        ctypes.CDLL(None).mallopt(m_arena_max, 2)
-    except (OSError, AttributeError):  # pragma: no cover - musl, unusual libc
-        pass
-
-
 class H5BlockReader(_UnitGrid):
     """A :class:`BlockReader` over an h5py dataset of 1, 2 or more dimensions.
 
@@ -235,7 +209,7 @@ class H5BlockReader(_UnitGrid):
             self.unit_cols = max(1, self.n_channels)
             self.unit_rows = max(1, _UNIT_BYTES // max(1, self.n_channels * itemsize))
         self.direct = self._can_read_direct()
-        _limit_malloc_arenas()
+        limit_malloc_arenas()
         # compressed units cost milliseconds each to decode: keep the last few, since the
         # same window is usually read twice in a row (statistics, then the frame)
         self._decoded: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
