@@ -120,8 +120,12 @@ class TraceControls(QObject):
         bar.addWidget(QLabel("per page", panel))
         bar.addWidget(self.page_box)
         bar.addWidget(self.page_label)
-        bar.addStretch(1)
+        bar.addSpacing(12)
+        # the QC verdict sits on the first row, which has room: on the second it pushed the
+        # Export and Link buttons out of a panel beside the tree in a 1,500 px window
         self.qc_label = QLabel(panel)  # filled by the panel's channel QC
+        bar.addWidget(self.qc_label)
+        bar.addStretch(1)
         display = QHBoxLayout()
         display.setSpacing(6)
         display.addWidget(QLabel("Gain", panel))
@@ -130,8 +134,6 @@ class TraceControls(QObject):
         display.addWidget(self.spacing_box)
         display.addWidget(self.auto_button)
         display.addWidget(self.clip_box)
-        display.addSpacing(12)
-        display.addWidget(self.qc_label)
         display.addStretch(1)
         display.addWidget(self.overlay_button)
         display.addWidget(self.spectrum_button)
