@@ -379,3 +379,39 @@ def test_slow_filter_shows_progress_and_cancel_keeps_the_rows(qtbot, big_table_p
     finally:
         pool.shutdown()
         file.close()
+
+
+def test_text_keys_are_built_in_the_background(qtbot, context, monkeypatch):
+    from ndviewer.gui.panels.tables import table_panel
+
+    monkeypatch.setattr(table_panel, "PREPARE_MIN_ROWS", 0)
+    panel = make_panel(qtbot, context, "/units")
+    assert panel._preparing is not None
+    qtbot.waitUntil(lambda: not panel._preparing.is_alive(), timeout=5000)
+    assert "quality" in panel.table._keys  # the filter will only test the distinct labels
+    with qtbot.waitSignal(panel.view_changed, timeout=5000):
+        panel.set_filter("quality", "good")
+    assert panel.model.view_rows.tolist() == [0, 3]
+
+
+def test_closing_the_panel_stops_the_background_keys(qtbot, context, monkeypatch):
+    from ndviewer.gui.panels.tables import table_panel
+
+    monkeypatch.setattr(table_panel, "PREPARE_MIN_ROWS", 0)
+    asked: list[str] = []
+
+    def slow_prepare(self, name, stop, max_bytes):  # a build that only ends when told
+        asked.append(name)
+        deadline = time.monotonic() + 10
+        while not stop() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return False
+
+    monkeypatch.setattr(Table, "prepare_keys", slow_prepare)
+    panel = make_panel(qtbot, context, ELECTRODES)  # three text columns
+    qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    started = time.monotonic()
+    panel.shutdown()
+    assert not panel._preparing.is_alive()
+    assert time.monotonic() - started < 1
+    assert asked == ["location"]  # the filter's column first; stopped before the next
