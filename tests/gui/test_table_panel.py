@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import time
 import weakref
 
@@ -415,3 +416,49 @@ def test_closing_the_panel_stops_the_background_keys(qtbot, context, monkeypatch
     assert not panel._preparing.is_alive()
     assert time.monotonic() - started < 1
     assert asked == ["location"]  # the filter's column first; stopped before the next
+
+
+def test_exit_with_background_keys_under_way_does_not_hang(tmp_path):
+    """A script that opens a table panel and exits without closing it: the background key
+    build is stopped before the interpreter ends (a daemon thread ended holding h5py's lock
+    left the exit waiting for it forever)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    n = 400_000
+    path = tmp_path / "labels.h5"
+    with h5py.File(path, "w") as f:
+        group = f.create_group("big")
+        group.attrs["neurodata_type"] = "DynamicTable"
+        group.attrs["namespace"] = "hdmf-common"
+        group.attrs["colnames"] = np.array(["label"], dtype=object)
+        group.attrs["description"] = "labels"
+        group.create_dataset("id", data=np.arange(n), chunks=(65536,))
+        labels = np.array([f"cell-{k % 5000}" for k in range(n)], dtype=object)
+        group.create_dataset("label", data=labels, dtype=h5py.string_dtype(), chunks=(65536,))
+    script = textwrap.dedent(
+        f"""
+        from PySide6.QtWidgets import QApplication
+        from ndviewer.core.model.files import open_nwb
+        from ndviewer.core.time_cursor import TimeCursor
+        from ndviewer.gui.panels.base import PanelContext
+        from ndviewer.gui.panels.tables import table_panel
+        from ndviewer.gui.workers import WorkerPool
+
+        app = QApplication([])
+        file = open_nwb({str(path)!r})
+        context = PanelContext(file=file, time_cursor=TimeCursor(), pool=WorkerPool())
+        panel = table_panel.TablePanel(context, file.node("/big"))
+        print("opened", panel._preparing.is_alive(), flush=True)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "opened True" in done.stdout

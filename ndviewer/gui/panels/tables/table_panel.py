@@ -15,6 +15,7 @@ copied(str)
 
 from __future__ import annotations
 
+import atexit
 import html
 import threading
 from typing import Any
@@ -78,6 +79,22 @@ PREPARE_MIN_ROWS = 200_000
 #: dictionary-encode in this many bytes (10^7 rows of a few thousand labels: ~20 MB).
 PREPARE_COLUMNS = 2
 PREPARE_MAX_BYTES = 48 * 1024 * 1024
+
+#: Background key builds under way: stopped and waited for when the interpreter exits.
+_PREPARING: set[tuple[threading.Event, threading.Thread]] = set()
+
+
+@atexit.register
+def _stop_preparing_at_exit() -> None:
+    """Stop background key builds of panels never shut down (a script, a test) before the
+    interpreter exits: a daemon thread ended during finalization while it holds h5py's lock
+    would leave the main thread waiting for that lock forever."""
+    running = list(_PREPARING)
+    for stop, _thread in running:
+        stop.set()
+    for _stop, thread in running:
+        thread.join(timeout=5.0)
+
 
 #: Height the cell preview unfolds to when a cell is first selected (pixels).
 PREVIEW_HEIGHT = 140
@@ -311,12 +328,17 @@ class TablePanel(Panel):
         stop = self._stop_preparing.is_set
 
         def prepare() -> None:
-            for name in names:
-                if stop():
-                    return
-                table.prepare_keys(name, stop, PREPARE_MAX_BYTES)
+            try:
+                for name in names:
+                    if stop():
+                        return
+                    table.prepare_keys(name, stop, PREPARE_MAX_BYTES)
+            finally:
+                _PREPARING.discard(entry)
 
         self._preparing = threading.Thread(target=prepare, name="table-keys", daemon=True)
+        entry = (self._stop_preparing, self._preparing)
+        _PREPARING.add(entry)
         self._preparing.start()
 
     def _header_clicked(self, section: int) -> None:
