@@ -58,8 +58,9 @@ CACHED_KEY_BYTES = 200 * 1024 * 1024
 #: Rows per block when keys are read or filtered (a few MB of text at a time).
 KEY_BLOCK_ROWS = 1 << 18
 #: Rows per block when text keys are built in the background (:meth:`Table.prepare_keys`):
-#: ~10 ms of HDF5 reading, the longest a sort or filter waits for HDF5's lock meanwhile.
-BACKGROUND_BLOCK_ROWS = 1 << 16
+#: ~5 ms of HDF5 reading, the longest a sort, filter or page of rows waits for HDF5's lock
+#: meanwhile.
+BACKGROUND_BLOCK_ROWS = 1 << 15
 #: A text column is kept dictionary-encoded (:class:`TextKeys`) while its distinct values
 #: take at most this many bytes (as fixed-width UTF-8) ...
 TEXT_UNIQUE_BYTES = 32 * 1024 * 1024

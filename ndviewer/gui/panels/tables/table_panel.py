@@ -127,8 +127,8 @@ class TablePanel(Panel):
         self._preview_targets: list[JumpTarget] = []
         self._stop_preparing = threading.Event()
         self._preparing: threading.Thread | None = None
+        self._prepare_asked = False
         self._build()
-        self._prepare_text_keys()
 
     def apply_options(self, options: dict) -> None:
         """``{"row": n}`` selects and shows row ``n`` (e.g. the target of a region cell)."""
@@ -298,6 +298,11 @@ class TablePanel(Panel):
         self.status_label.setText(text)
 
     def _data_arrived(self, top_left: QModelIndex, _bottom_right: QModelIndex) -> None:
+        if not self._prepare_asked and top_left.row() == 0:
+            self._prepare_asked = True
+            # once the first rows are in: the build would otherwise compete with them
+            # (first rows painted at 10^6 rows 74 -> 139 ms when started at once)
+            self._prepare_text_keys()
         # Size columns once, to the first rows' contents, never over the whole table.
         if self._sized_columns or top_left.row() != 0:
             return
@@ -310,14 +315,14 @@ class TablePanel(Panel):
     # -- sort and filter ---------------------------------------------------------------------
     def _prepare_text_keys(self) -> None:
         """Build the keys of the text columns on a background thread while the user looks
-        at the table, so that a filter typed later only tests the distinct strings.
+        at the table (from when its first rows are shown), so that a filter typed later only tests the distinct strings.
 
         One thread (one core at most), small blocks, memory-bounded
         (:meth:`~ndviewer.core.nwb.tables.Table.prepare_keys`); a sort or filter that needs
         the keys first takes over what is built; closing the panel stops it.
         """
         table = self.table
-        if table.n_rows < PREPARE_MIN_ROWS:
+        if table.n_rows < PREPARE_MIN_ROWS or self._stop_preparing.is_set():
             return
         names = [c.name for c in table.columns if c.has_text_keys]
         first = self.filter_column.currentText()
@@ -619,7 +624,7 @@ class TablePanel(Panel):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def shutdown(self) -> None:
-        self._stop_preparing.set()  # stops at its next block (~10 ms)
+        self._stop_preparing.set()  # stops at its next block (~5 ms)
         if self._preparing is not None:
             self._preparing.join(timeout=1.0)
         super().shutdown()
