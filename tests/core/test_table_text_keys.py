@@ -294,3 +294,141 @@ def test_scattered_text_cells_read_in_one_point_selection(text_file, monkeypatch
     assert list(got) == [values[r] for r in rows]
     assert all(isinstance(v, str) for v in got)
     assert calls == [11]  # the 11 distinct rows, in one read
+
+
+# -- keys built ahead of need (Table.prepare_keys) --------------------------------------------
+
+
+def _count_reads(monkeypatch) -> list[tuple[int, int]]:
+    reads: list[tuple[int, int]] = []
+    read = tables.read_text_bytes
+
+    def counted(dataset, lo, hi):
+        reads.append((lo, hi))
+        return read(dataset, lo, hi)
+
+    monkeypatch.setattr(tables, "read_text_bytes", counted)
+    return reads
+
+
+def _same_keys(got, expected) -> None:
+    assert type(got) is type(expected)
+    if isinstance(expected, TextKeys):
+        np.testing.assert_array_equal(got.uniques, expected.uniques)
+        np.testing.assert_array_equal(got.codes, expected.codes)
+    else:
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("name", ["label", "mixed"])
+def test_keys_prepared_in_steps_are_the_keys(text_file, small_blocks, monkeypatch, name):
+    """Stopped and resumed between blocks, the background build gives the keys a sort reads
+    at once; each block is read once."""
+    monkeypatch.setattr(tables, "BACKGROUND_BLOCK_ROWS", 101)
+    with h5py.File(text_file, "r") as h5:
+        expected = Table(h5["/processing/text/notes"]).keys(name)
+        table = Table(h5["/processing/text/notes"])
+        reads = _count_reads(monkeypatch)
+        calls = []
+
+        def stop() -> bool:  # stop after every third block
+            calls.append(None)
+            return len(calls) % 3 == 0
+
+        rounds = 0
+        while not table.prepare_keys(name, stop, 1 << 30):
+            rounds += 1
+            assert rounds < 100
+            if name == "mixed" and name not in table._builders:
+                break  # all different from the middle on: not encoded, given up
+        if name == "mixed":
+            assert name not in table._keys  # plain keys are left to a sort that needs them
+            return
+        assert rounds > 2
+        assert sorted(reads) == [(lo, min(lo + 101, N_ROWS)) for lo in range(0, N_ROWS, 101)]
+        _same_keys(table.keys(name), expected)
+        assert len(reads) == len(range(0, N_ROWS, 101))  # kept: not read again
+
+
+@pytest.mark.parametrize("name", ["label", "mixed"])
+def test_a_sort_takes_over_keys_half_built(text_file, small_blocks, monkeypatch, name):
+    monkeypatch.setattr(tables, "BACKGROUND_BLOCK_ROWS", 101)
+    with h5py.File(text_file, "r") as h5:
+        expected = Table(h5["/processing/text/notes"]).keys(name)
+        table = Table(h5["/processing/text/notes"])
+        reads = _count_reads(monkeypatch)
+        calls = []
+        assert not table.prepare_keys(name, lambda: calls.append(None) or len(calls) >= 4, 1 << 30)
+        done = table._builders[name].done
+        assert done == 4 * 101
+        fractions = []
+        _same_keys(table.keys(name, fractions.append), expected)
+        assert name not in table._builders
+        assert fractions[0] > done / N_ROWS * 0.99  # the progress starts where it was
+        assert min(lo for lo, _ in reads[4:]) == done  # the rest, not again from the start
+        assert table.prepare_keys(name, lambda: False, 1 << 30)  # kept: nothing to do
+
+
+def test_prepared_keys_stay_within_their_bytes(text_file, small_blocks, monkeypatch):
+    monkeypatch.setattr(tables, "BACKGROUND_BLOCK_ROWS", 101)
+    with h5py.File(text_file, "r") as h5:
+        table = Table(h5["/processing/text/notes"])
+        assert not table.prepare_keys("label", lambda: False, 1000)  # 2 bytes a row: no
+        assert not table.prepare_keys("label", lambda: False, 2 * N_ROWS + 100)  # the strings
+        assert "label" not in table._builders and "label" not in table._keys
+        assert not table.prepare_keys("id", lambda: False, 1 << 30)  # not text
+        assert table.prepare_keys("label", lambda: False, 1 << 30)
+        assert "label" in table._keys
+
+
+def test_prepared_keys_are_the_first_to_leave_the_cache(text_file, monkeypatch):
+    with h5py.File(text_file, "r") as h5:
+        table = Table(h5["/processing/text/notes"])
+        table.keys("id")
+        assert table.prepare_keys("label", lambda: False, 1 << 30)
+        assert list(table._keys) == ["label", "id"]
+        monkeypatch.setattr(tables, "CACHED_KEY_COLUMNS", 2)
+        table.keys("unique")
+        assert list(table._keys) == ["id", "unique"]
+
+
+def test_a_cancelled_wait_leaves_the_background_build_going(text_file, small_blocks, monkeypatch):
+    monkeypatch.setattr(tables, "BACKGROUND_BLOCK_ROWS", 101)
+    with h5py.File(text_file, "r") as h5:
+        table = Table(h5["/processing/text/notes"])
+        assert not table.prepare_keys("label", lambda: True, 1 << 30)
+        builder = table._builders["label"]
+        builder.lock.acquire()  # as if the background thread were reading a block
+
+        def cancel(_fraction):
+            raise RuntimeError("cancelled")
+
+        with pytest.raises(RuntimeError, match="cancelled"):
+            table.keys("label", cancel)
+        assert not builder.wanted
+        builder.lock.release()
+        assert table.prepare_keys("label", lambda: False, 1 << 30)
+
+
+def test_background_build_and_a_filter_at_once(text_file, small_blocks, monkeypatch):
+    """A thread building the keys and a filter asking for them meanwhile: one build, the
+    right rows."""
+    import threading
+    import time
+
+    monkeypatch.setattr(tables, "BACKGROUND_BLOCK_ROWS", 7)
+    values = _reference_values(text_file, "label")
+    with h5py.File(text_file, "r") as h5:
+        table = Table(h5["/processing/text/notes"])
+        reads = _count_reads(monkeypatch)
+        thread = threading.Thread(target=table.prepare_keys, args=("label", lambda: False, 1 << 30))
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not reads and time.monotonic() < deadline:
+            time.sleep(0.0001)
+        rows = filter_rows(table, {"label": "good"})
+        thread.join()
+        assert rows.tolist() == _python_filter(values, "good")
+        covered = sorted(reads)
+        assert covered[0][0] == 0 and covered[-1][1] == N_ROWS
+        assert all(a[1] == b[0] for a, b in zip(covered, covered[1:], strict=False))  # once each

@@ -265,3 +265,41 @@ def test_descending_sort_reverses_runs_of_ties_slice_by_slice(monkeypatch, slice
     ):
         expected = np.lexsort((np.arange(len(keys)), _desc_key(keys)))
         np.testing.assert_array_equal(order_by_keys(keys, descending=True), expected)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_packed_sort_is_the_stable_sort(monkeypatch, descending):
+    """Numbers sorted as packed (key, row) words give numpy's stable order, ties in row
+    order both ways, also where shortened keys collide (a crowded cluster among wide keys)."""
+    from ndviewer.core.nwb import table_view
+
+    monkeypatch.setattr(table_view, "PACKED_SORT_KEYS", 10)
+    monkeypatch.setattr(table_view, "KEY_BLOCK_ROWS", 1000)  # several blocks
+    rng = np.random.default_rng(7)
+    cluster = 1.0 + rng.integers(0, 300, 3000) * 2.0**-52  # differ in the last bits only
+    crowded = np.concatenate([rng.normal(size=3000) * 1e300, cluster])[rng.permutation(6000)]
+    cases = [
+        rng.normal(size=5000),
+        rng.integers(0, 7, 5001).astype(float),  # many ties
+        rng.integers(-5, 5, 4000),
+        rng.integers(-(2**62), 2**62, 3000),  # int64 wider than key + row bits
+        rng.integers(0, 2**63, 3000, dtype=np.uint64),
+        rng.normal(size=3000).astype(np.float32),
+        np.concatenate([rng.normal(size=2000), np.zeros(50), -np.zeros(50), [np.inf, -np.inf]]),
+        crowded,
+    ]
+    seen_collisions = []
+    fix = table_view._put_collisions_right
+    monkeypatch.setattr(
+        table_view,
+        "_put_collisions_right",
+        lambda *args: seen_collisions.append(args[2].size) or fix(*args),
+    )
+    for keys in cases:
+        got = order_by_keys(keys, descending)
+        if descending:
+            expected = np.lexsort((np.arange(len(keys)), _desc_key(keys)))
+        else:
+            expected = np.argsort(keys, kind="stable")
+        np.testing.assert_array_equal(got, expected)
+    assert max(seen_collisions) > 1000  # the crowded cluster went through the fix

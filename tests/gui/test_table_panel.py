@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import time
 import weakref
 
@@ -379,3 +380,96 @@ def test_slow_filter_shows_progress_and_cancel_keeps_the_rows(qtbot, big_table_p
     finally:
         pool.shutdown()
         file.close()
+
+
+def test_text_keys_are_built_in_the_background(qtbot, context, monkeypatch):
+    from ndviewer.gui.panels.tables import table_panel
+
+    monkeypatch.setattr(table_panel, "PREPARE_MIN_ROWS", 0)
+    panel = make_panel(qtbot, context, "/units")
+    wait_loaded(qtbot, panel)  # started once the first rows are in
+    qtbot.waitUntil(lambda: panel._preparing is not None, timeout=5000)
+    qtbot.waitUntil(lambda: not panel._preparing.is_alive(), timeout=5000)
+    assert "quality" in panel.table._keys  # the filter will only test the distinct labels
+    with qtbot.waitSignal(panel.view_changed, timeout=5000):
+        panel.set_filter("quality", "good")
+    assert panel.model.view_rows.tolist() == [0, 3]
+
+
+def test_closing_the_panel_stops_the_background_keys(qtbot, context, monkeypatch):
+    from ndviewer.gui.panels.tables import table_panel
+
+    monkeypatch.setattr(table_panel, "PREPARE_MIN_ROWS", 0)
+    asked: list[str] = []
+
+    def slow_prepare(self, name, stop, max_bytes):  # a build that only ends when told
+        asked.append(name)
+        deadline = time.monotonic() + 10
+        while not stop() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return False
+
+    monkeypatch.setattr(Table, "prepare_keys", slow_prepare)
+    panel = make_panel(qtbot, context, ELECTRODES)  # three text columns
+    qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    started = time.monotonic()
+    panel.shutdown()
+    assert not panel._preparing.is_alive()
+    assert time.monotonic() - started < 1
+    assert asked == ["location"]  # the filter's column first; stopped before the next
+
+
+def test_exit_with_background_keys_under_way_does_not_hang(tmp_path):
+    """A script that opens a table panel and exits without closing it exits cleanly, with
+    the background key build under way. (The hang this guards against, a daemon thread
+    ended during finalization while holding h5py's lock, showed in the bench's first-rows
+    child; this smaller script has not reproduced it without the fix: a smoke test.)"""
+    import subprocess
+    import sys
+    import textwrap
+
+    n = 400_000
+    path = tmp_path / "labels.h5"
+    with h5py.File(path, "w") as f:
+        group = f.create_group("big")
+        group.attrs["neurodata_type"] = "DynamicTable"
+        group.attrs["namespace"] = "hdmf-common"
+        group.attrs["colnames"] = np.array(["label"], dtype=object)
+        group.attrs["description"] = "labels"
+        group.create_dataset("id", data=np.arange(n), chunks=(65536,))
+        labels = np.array([f"cell-{k % 5000}" for k in range(n)], dtype=object)
+        group.create_dataset("label", data=labels, dtype=h5py.string_dtype(), chunks=(65536,))
+    script = textwrap.dedent(
+        f"""
+        import time
+        from PySide6.QtWidgets import QApplication
+        from ndviewer.core.model.files import open_nwb
+        from ndviewer.core.time_cursor import TimeCursor
+        from ndviewer.gui.panels.base import PanelContext
+        from ndviewer.gui.panels.tables import table_panel
+        from ndviewer.gui.workers import WorkerPool
+
+        def main():  # as the bench's children: the panel is dropped, not shut down
+            app = QApplication.instance() or QApplication([])
+            file = open_nwb({str(path)!r})
+            context = PanelContext(file=file, time_cursor=TimeCursor(), pool=WorkerPool())
+            panel = table_panel.TablePanel(context, file.node("/big"))
+            panel.show()
+            deadline = time.monotonic() + 20
+            while panel._preparing is None and time.monotonic() < deadline:
+                app.processEvents()
+                time.sleep(0.001)
+            return panel._preparing.is_alive()
+
+        print("opened", main(), flush=True)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "opened True" in done.stdout

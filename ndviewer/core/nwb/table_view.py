@@ -99,7 +99,8 @@ def order_by_keys(keys: np.ndarray, descending: bool = False) -> np.ndarray:
     return _stable_order(keys, descending)
 
 
-#: From this many keys on, a sort runs as two half sorts on two threads and one merge.
+#: From this many keys on, a sort that is not packed (text, see :func:`_stable_order`) runs
+#: as two half sorts on two threads and one merge.
 PARALLEL_SORT_KEYS = 2_000_000
 
 
@@ -156,7 +157,142 @@ def _merge_sorted(keys: np.ndarray, first: np.ndarray, second: np.ndarray, dtype
     return order
 
 
+#: From this many keys on, numbers of 4 or 8 bytes are sorted packed (:func:`_packed_order`).
+PACKED_SORT_KEYS = 1 << 15
+_SIGN = np.uint64(1 << 63)
+
+
+def _ordinal(values: np.ndarray) -> np.ndarray:
+    """uint64 whose unsigned order is the order of ``values`` (numbers, no NaN); -0.0 and 0.0
+    map to the same, as they compare equal. A new array."""
+    kind = values.dtype.kind
+    if kind == "f":
+        bits = values.astype(np.float64)  # a copy, exact for float16/32
+        bits += 0.0  # -0.0 -> 0.0
+        flip = bits.view(np.int64) >> 63  # all ones for negatives
+        flip |= np.int64(-(1 << 63))
+        out = bits.view(np.uint64)
+        out ^= flip.view(np.uint64)
+        return out
+    if kind == "i":
+        out = values.astype(np.int64).view(np.uint64)
+        out ^= _SIGN
+        return out
+    return values.astype(np.uint64)
+
+
+def _packed_order(keys: np.ndarray, descending: bool) -> np.ndarray | None:
+    """The stable order of numeric ``keys`` (no NaN), by one sort of uint64 words: each key's
+    order-preserving bits (minus the smallest) above its row number. numpy sorts plain words
+    far faster than it argsorts (in place, no indirection, SIMD where the CPU has it): 10^7
+    floats ~0.7 s on one core instead of ~1.8 s (or ~1.3 s on two), and 80 MB of words
+    instead of the argsort's 160+ MB of index arrays.
+
+    When key and row do not fit 64 bits together the key's lowest bits are dropped; keys that
+    then collide but differ are put right afterwards (few, unless the keys are crowded). A
+    descending sort sorts the complemented keys: ties stay in row order. None when the rows
+    need more than 40 bits."""
+    n = len(keys)
+    row_bits = max(1, (n - 1).bit_length())
+    if row_bits > 40:
+        return None
+    ends = _ordinal(np.array([keys.min(), keys.max()], dtype=keys.dtype))
+    if descending:
+        ends = ~ends[::-1]
+    base = ends[0]
+    shift = max(0, int(ends[1] - base).bit_length() + row_bits - 64)
+    words = np.empty(n, dtype=np.uint64)
+    for lo in range(0, n, KEY_BLOCK_ROWS):
+        hi = min(n, lo + KEY_BLOCK_ROWS)
+        block = _ordinal(keys[lo:hi])
+        if descending:
+            np.invert(block, out=block)
+        block -= base
+        if shift:
+            block >>= np.uint64(shift)
+        block <<= np.uint64(row_bits)
+        block |= np.arange(lo, hi, dtype=np.uint64)
+        words[lo:hi] = block
+    del block
+    words.sort()
+    ties = _shortened_ties(words, row_bits) if shift else None
+    order = _rows_of(words, row_bits)
+    if ties is not None:
+        _put_collisions_right(keys, order, ties, descending)
+    return order
+
+
+def _shortened_ties(words: np.ndarray, row_bits: int) -> np.ndarray:
+    """Positions p of sorted ``words`` whose key part equals that of p + 1 (int32)."""
+    n = len(words)
+    ties = [np.zeros(0, dtype=np.int64)]
+    key_shift = np.uint64(row_bits)
+    for lo in range(0, n - 1, KEY_BLOCK_ROWS):
+        hi = min(n - 1, lo + KEY_BLOCK_ROWS)
+        tied = (words[lo + 1 : hi + 1] >> key_shift) == (words[lo:hi] >> key_shift)
+        ties.append(np.flatnonzero(tied) + lo)
+    return np.concatenate(ties).astype(np.int32 if n < 1 << 31 else np.int64)
+
+
+def _rows_of(words: np.ndarray, row_bits: int) -> np.ndarray:
+    """The row parts of ``words``; below 2^31 rows as int32 written over the words' own
+    memory, then shrunk to it (at 10^7 rows no second 40 MB array next to the 80 MB)."""
+    n = len(words)
+    row_mask = np.uint64((1 << row_bits) - 1)
+    if n >= 1 << 31 or words.base is not None or n < 2:
+        return (words & row_mask).astype(np.int64)
+    rows = words.view(np.int32)
+    for lo in range(0, n, KEY_BLOCK_ROWS):
+        # block lo writes bytes [4 lo, 4 hi) of those [8 lo, 8 hi) it reads: from the
+        # second block on, bytes already read; the first block's are read before written
+        hi = min(n, lo + KEY_BLOCK_ROWS)
+        rows[lo:hi] = words[lo:hi] & row_mask
+    del rows
+    words.resize((n + 1) // 2, refcheck=False)  # keeps the first half (realloc)
+    return words.view(np.int32)[:n]
+
+
+def _put_collisions_right(
+    keys: np.ndarray, order: np.ndarray, ties: np.ndarray, descending: bool
+) -> None:
+    """Reorder in place, by full key then row, the runs of ``order`` whose neighbours
+    ``ties`` (pair positions p: order[p], order[p + 1]) had equal shortened keys and where
+    some pair is out of order."""
+    if not ties.size:
+        return
+    bad = np.zeros(ties.size, dtype=bool)
+    for lo in range(0, ties.size, KEY_BLOCK_ROWS):
+        hi = min(ties.size, lo + KEY_BLOCK_ROWS)
+        here = keys[order[ties[lo:hi]]]
+        after = keys[order[ties[lo:hi] + 1]]
+        bad[lo:hi] = (after > here) if descending else (after < here)
+    if not bad.any():
+        return
+    # runs of consecutive tied pairs: pairs p..q hold elements p..q + 1
+    run = np.empty(ties.size, dtype=np.int64)
+    run[0] = 0
+    np.cumsum(np.diff(ties) != 1, out=run[1:])
+    wanted = np.unique(run[bad])
+    starts = np.searchsorted(run, wanted, side="left")
+    ends = np.searchsorted(run, wanted, side="right")  # pair index past each run
+    first = ties[starts].astype(np.int64)
+    lengths = ties[ends - 1].astype(np.int64) + 2 - first
+    run_of = np.repeat(np.arange(wanted.size), lengths)
+    positions = np.repeat(first - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+    rows = order[positions]
+    full = _ordinal(keys[rows])
+    if descending:
+        np.invert(full, out=full)
+    order[positions] = rows[np.lexsort((rows, full, run_of))]
+
+
 def _stable_order(keys: np.ndarray, descending: bool) -> np.ndarray:
+    # numbers of 4 or 8 bytes: packed words; small integers (e.g. the codes of text keys):
+    # numpy's radix sort; the rest (bytes, unicode): argsort
+    if keys.dtype.kind in "iuf" and keys.dtype.itemsize >= 4 and len(keys) >= PACKED_SORT_KEYS:
+        order = _packed_order(keys, descending)
+        if order is not None:
+            return order
     if not descending:
         return _argsort_stable(keys)
     n = len(keys)

@@ -57,6 +57,10 @@ CACHED_KEY_COLUMNS = 3
 CACHED_KEY_BYTES = 200 * 1024 * 1024
 #: Rows per block when keys are read or filtered (a few MB of text at a time).
 KEY_BLOCK_ROWS = 1 << 18
+#: Rows per block when text keys are built in the background (:meth:`Table.prepare_keys`):
+#: ~5 ms of HDF5 reading, the longest a sort, filter or page of rows waits for HDF5's lock
+#: meanwhile.
+BACKGROUND_BLOCK_ROWS = 1 << 15
 #: A text column is kept dictionary-encoded (:class:`TextKeys`) while its distinct values
 #: take at most this many bytes (as fixed-width UTF-8) ...
 TEXT_UNIQUE_BYTES = 32 * 1024 * 1024
@@ -525,9 +529,12 @@ class Column:
             )
         if self._levels:
             return self.counts()
+        builder = self.text_key_builder()
+        if builder is not None:
+            keys = builder.run(step)
+            assert keys is not None  # never stopped
+            return keys
         source = self._source
-        if source.is_string and source.labels is None and source.dataset.ndim == 1:
-            return _text_keys(source.dataset, self.n_rows, step)
         values = source.read(0, self.n_rows)
         if values.dtype == object and self.element_kind in (STRING, REFERENCE):
             return values.astype(str)  # always str here: one C-level conversion
@@ -538,6 +545,22 @@ class Column:
         if self.element_kind == BOOL:
             return values.astype(np.int8)
         return values
+
+    @property
+    def has_text_keys(self) -> bool:
+        """Plain strings (not ragged, no enum labels): keys built by a :class:`TextKeyBuilder`."""
+        source = self._source
+        return bool(
+            not self._levels
+            and self.sortable
+            and source.is_string
+            and source.labels is None
+            and source.dataset.ndim == 1
+        )
+
+    def text_key_builder(self) -> TextKeyBuilder | None:
+        """What builds this column's keys block by block (None unless ``has_text_keys``)."""
+        return TextKeyBuilder(self._source.dataset, self.n_rows) if self.has_text_keys else None
 
     def jump_targets(self, value: Any) -> list[JumpTarget]:
         """Where a cell's value points (region rows, referenced objects); [] for plain values."""
@@ -554,31 +577,92 @@ class Column:
         return targets
 
 
-def _text_keys(dataset: h5py.Dataset, n_rows: int, step: Callable[[float], None] | None) -> Keys:
-    """Keys of every string of ``dataset``, read a block at a time: dictionary-encoded while
-    the distinct strings stay few (:class:`TextKeys`), else plain UTF-8 bytes."""
-    n_rows = min(n_rows, len(VectorReader(dataset)))
-    dictionary: _TextDictionary | None = _TextDictionary(n_rows)
-    keys = np.zeros(0, dtype="S1")
-    for lo, hi, block in _text_blocks(dataset, n_rows):
-        if dictionary is not None and not dictionary.add(block):
-            # too many distinct strings (or a hash collision): plain keys from here on
-            keys = np.zeros(n_rows, dtype=f"S{max(1, dictionary._width)}")
-            keys[:lo] = dictionary.plain()
-            dictionary = None
-        if dictionary is None:
-            if block.dtype.itemsize > keys.dtype.itemsize:
-                keys = keys.astype(block.dtype)  # rare: a longer string than any before
-            keys[lo:hi] = block
-        del block
-        if step is not None:
-            step(hi / max(1, n_rows))
-    return keys if dictionary is None else dictionary.keys()
+class TextKeyBuilder:
+    """The keys of a text column built block by block, able to stop between blocks and go
+    on later (from another thread) where it stopped.
+
+    So a table can build them in the background, at low priority, before anyone asks (a
+    filter then only tests the distinct strings), and a sort or filter that needs them
+    takes over what is done rather than starting again. Not thread-safe by itself: one
+    caller at a time (``lock``).
+    """
+
+    def __init__(self, dataset: h5py.Dataset, n_rows: int) -> None:
+        self.dataset = dataset
+        self.n_rows = min(n_rows, len(VectorReader(dataset)))
+        self.lock = threading.Lock()
+        #: Someone waits for these keys: a background run stops at the next block.
+        self.wanted = False
+        #: The strings were too many distinct ones to encode (plain keys were refused).
+        self.failed = False
+        self.done = 0
+        self._dictionary: _TextDictionary | None = _TextDictionary(self.n_rows)
+        self._plain = np.zeros(0, dtype="S1")
+
+    @property
+    def fraction(self) -> float:
+        return self.done / max(1, self.n_rows)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by what is built so far (the rows done, and the distinct strings)."""
+        if self._dictionary is None:
+            return int(self._plain.itemsize * self.done)
+        dictionary = self._dictionary
+        return int(dictionary.codes.itemsize * self.done + dictionary._n_values * dictionary._width)
+
+    def run(
+        self,
+        step: Callable[[float], None] | None = None,
+        stop: Callable[[], bool] | None = None,
+        encoded_only: bool = False,
+        background: bool = False,
+    ) -> Keys | None:
+        """Read the rest of the strings; the keys, or None when ``stop()`` said so between
+        blocks or (``encoded_only``) the strings will not dictionary-encode (``failed``):
+        plain keys of 10^7 strings would take hundreds of MB. ``background``: one thread
+        (no read-ahead) and small blocks, so that HDF5's lock is never held long."""
+        n_rows = self.n_rows
+        blocks = (
+            _text_blocks(self.dataset, n_rows, self.done, BACKGROUND_BLOCK_ROWS, False)
+            if background
+            else _text_blocks(self.dataset, n_rows, self.done)
+        )
+        for lo, hi, block in blocks:
+            dictionary = self._dictionary
+            if dictionary is not None and not dictionary.add(block):
+                if encoded_only:
+                    self.failed = True
+                    return None
+                # too many distinct strings (or a hash collision): plain keys from here on
+                self._plain = np.zeros(n_rows, dtype=f"S{max(1, dictionary._width)}")
+                self._plain[:lo] = dictionary.plain()
+                self._dictionary = dictionary = None
+            if dictionary is None:
+                if block.dtype.itemsize > self._plain.dtype.itemsize:
+                    self._plain = self._plain.astype(block.dtype)  # rare: a longer string
+                self._plain[lo:hi] = block
+            del block
+            self.done = hi
+            if step is not None:
+                step(hi / max(1, n_rows))
+            if hi < n_rows and stop is not None and stop():
+                return None
+        if self._dictionary is None:
+            return self._plain
+        return self._dictionary.keys()
 
 
-def _text_blocks(dataset: h5py.Dataset, n_rows: int) -> Iterator[tuple[int, int, np.ndarray]]:
-    """(lo, hi, bytes of strings [lo, hi)) for blocks of :data:`KEY_BLOCK_ROWS` rows, the next
-    block read on a second thread while the caller works on this one.
+def _text_blocks(
+    dataset: h5py.Dataset,
+    n_rows: int,
+    start: int = 0,
+    block_rows: int | None = None,
+    read_ahead: bool = True,
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(lo, hi, bytes of strings [lo, hi)) for blocks of ``block_rows`` rows (default
+    :data:`KEY_BLOCK_ROWS`) from ``start`` on, the next block read on a second thread while the caller works on this one (unless
+    not ``read_ahead``).
 
     HDF5 spends ~150 ns per variable-length string (one global-heap lookup each) and lets go
     of the GIL meanwhile, so encoding a block overlaps reading the next: at 10^7 rows the
@@ -587,8 +671,9 @@ def _text_blocks(dataset: h5py.Dataset, n_rows: int) -> Iterator[tuple[int, int,
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    bounds = [(lo, min(n_rows, lo + KEY_BLOCK_ROWS)) for lo in range(0, n_rows, KEY_BLOCK_ROWS)]
-    if len(bounds) <= 1:
+    block_rows = block_rows or KEY_BLOCK_ROWS
+    bounds = [(lo, min(n_rows, lo + block_rows)) for lo in range(start, n_rows, block_rows)]
+    if len(bounds) <= 1 or not read_ahead:
         for lo, hi in bounds:
             yield lo, hi, read_text_bytes(dataset, lo, hi)
         return
@@ -688,6 +773,8 @@ class Table:
         self.problems: list[str] = []
         self._keys: OrderedDict[str, Keys] = OrderedDict()
         self._keys_lock = threading.Lock()
+        #: Text keys being built ahead of need (:meth:`prepare_keys`), by column.
+        self._builders: dict[str, TextKeyBuilder] = {}
         id_dataset = group["id"]
         self._ids = VectorReader(id_dataset)
         self.n_rows = len(self._ids)
@@ -808,22 +895,118 @@ class Table:
             if cached is not None:
                 self._keys.move_to_end(name)
                 return cached
+            builder = self._builders.get(name)
+            if builder is None and name in self._by_name:
+                # text is built through a builder others can see: a background build of the
+                # same keys then waits rather than doing it twice
+                builder = self._by_name[name].text_key_builder()
+                if builder is not None:
+                    builder.wanted = True
+                    self._builders[name] = builder
+        if builder is not None:  # maybe begun in the background: take it over
+            keys = self._take_over(name, builder, step)
+            if keys is not None:
+                return keys
         keys = self._read_sort_keys(name, step)
+        self._store_keys(name, keys)
+        return keys
+
+    def _take_over(
+        self, name: str, builder: TextKeyBuilder, step: Callable[[float], None] | None
+    ) -> Keys | None:
+        """Finish ``builder``'s keys here (None: it was given up; read them afresh)."""
+        builder.wanted = True  # the background run stops at its next block
+        try:
+            while not builder.lock.acquire(timeout=0.05):
+                if step is not None:
+                    step(builder.fraction)  # may raise to stop
+        except BaseException:
+            builder.wanted = False
+            raise
+        try:
+            with self._keys_lock:
+                cached = self._keys.get(name)
+                if self._builders.get(name) is not builder:  # finished or given up meanwhile
+                    return cached
+            try:
+                keys = builder.run(step)
+            finally:
+                with self._keys_lock:  # done, or stopped half-way: not resumed (memory)
+                    self._builders.pop(name, None)
+        finally:
+            builder.lock.release()
+        assert keys is not None
+        keys = self._padded(keys)
+        self._store_keys(name, keys)
+        return keys
+
+    def prepare_keys(self, name: str, stop: Callable[[], bool], max_bytes: int) -> bool:
+        """Build the keys of text column ``name`` ahead of need, if they dictionary-encode in
+        at most ``max_bytes``; True once they are kept.
+
+        Meant for a background thread of low priority: stops between blocks when ``stop()``
+        says so (then goes on where it stopped when called again) or when a sort or filter
+        asks for these keys (which then finishes them itself). Kept behind every other key
+        array (the first to go when the cache is full). Fails silently: the sort or filter
+        that needs the keys reads them and reports what goes wrong.
+        """
+        with self._keys_lock:
+            if name in self._keys:
+                return True
+            builder = self._builders.get(name)
+            if builder is None:
+                builder = self.column(name).text_key_builder() if name in self._by_name else None
+                if builder is None or 2 * self.n_rows > max_bytes:
+                    return False
+                self._builders[name] = builder
+        if not builder.lock.acquire(blocking=False):
+            return False
+        try:
+            if builder.wanted:
+                return False
+
+            def enough() -> bool:
+                return stop() or builder.wanted or builder.nbytes > max_bytes
+
+            try:
+                keys = builder.run(stop=enough, encoded_only=True, background=True)
+            except Exception:  # noqa: BLE001 - the sort or filter reports it
+                keys = None
+                builder.failed = True
+            if keys is None and not builder.failed and builder.nbytes <= max_bytes:
+                return False  # stopped: resumed later (or taken over)
+            with self._keys_lock:
+                self._builders.pop(name, None)
+            if keys is None:
+                return False
+            keys = self._padded(keys)
+            self._store_keys(name, keys, last=True)
+            return True
+        finally:
+            builder.lock.release()
+
+    def _store_keys(self, name: str, keys: Keys, last: bool = False) -> None:
+        """Keep ``keys`` in the cache, newest first (``last``: oldest, the first to go)."""
         for array in (keys.uniques, keys.codes) if isinstance(keys, TextKeys) else (keys,):
             array.setflags(write=False)
         with self._keys_lock:
             self._keys[name] = keys
+            if last:
+                self._keys.move_to_end(name, last=False)
             while len(self._keys) > 1 and (
                 len(self._keys) > CACHED_KEY_COLUMNS
                 or sum(k.nbytes for k in self._keys.values()) > CACHED_KEY_BYTES
             ):
                 self._keys.popitem(last=False)
-        return keys
 
     def _read_sort_keys(self, name: str, step: Callable[[float], None] | None) -> Keys:
         if name == "id":
             return self._ids.read(0, self.n_rows)
-        keys = self.column(name).sort_keys(step)
+        return self._padded(self.column(name).sort_keys(step))
+
+    def _padded(self, keys: Keys) -> Keys:
+        """``keys`` of a column, to the table's length (missing cells of a short column sort
+        last as NaN, or first as empty text)."""
         if isinstance(keys, TextKeys):
             return keys.padded(self.n_rows)
         if len(keys) < self.n_rows:  # short column: missing cells sort last
