@@ -337,3 +337,68 @@ def test_persisted_index_round_trip_leaves_the_collector_as_it_was(tmp_path):
     assert loaded is not None and loaded.from_cache
     assert loaded.entries == entries and loaded.series == series and loaded.problems == ["p"]
     assert loaded.by_path["/ext"].link == "a.nwb::/x"
+
+
+@pytest.fixture(scope="module")
+def unusual_layouts_file(tmp_path_factory):
+    """Objects the C road of the worker walk hands back to h5py: fixed-length and array type
+    attributes, a text ``starting_time``, a non-scalar rate, a null dataspace, a compound and
+    a vlen dtype, a series without ``unit``, timestamps and ``num_samples``."""
+    path = tmp_path_factory.mktemp("unusual") / "unusual.nwb"
+    with h5py.File(path, "w") as h5:
+        h5.attrs["neurodata_type"] = "NWBFile"
+        h5.attrs["namespace"] = "core"
+        top = h5.create_group("processing/m")
+        top.attrs["neurodata_type"] = "ProcessingModule"
+        top.attrs["namespace"] = "core"
+        fixed = top.create_group("fixed")
+        fixed.attrs.create("neurodata_type", np.bytes_("TimeSeries"))
+        fixed.attrs.create("namespace", np.bytes_("core"))
+        fixed.create_dataset("data", data=np.arange(4, dtype=np.int16)).attrs["unit"] = "V"
+        fixed.create_dataset("starting_time", data=np.float64(2.5)).attrs["rate"] = 10.0
+        odd = top.create_group("odd")
+        odd.attrs["neurodata_type"] = "TimeSeries"
+        odd.attrs["namespace"] = "core"
+        odd.create_dataset("data", data=np.zeros((3, 2), dtype=np.uint8))  # no unit
+        odd.create_dataset("starting_time", data="soon").attrs["rate"] = [1.0, 2.0]
+        odd.create_dataset("num_samples", data=3)
+        stamped = top.create_group("stamped")
+        stamped.attrs["neurodata_type"] = "TimeSeries"
+        stamped.attrs["namespace"] = "core"
+        stamped.create_dataset("data", data=np.arange(3.0)).attrs["unit"] = np.bytes_("m")
+        stamped.create_dataset("timestamps", data=np.arange(3.0) / 4)
+        listed = top.create_group("listed")
+        listed.attrs["neurodata_type"] = ["A", "B"]
+        listed.attrs["namespace"] = "core"
+        other = top.create_group("other")
+        other.create_dataset("empty", data=h5py.Empty("f8"))
+        other.create_dataset("pairs", data=np.zeros(2, dtype=[("a", "i4"), ("b", "f8")]))
+        other.create_dataset("ragged", (2,), dtype=h5py.vlen_dtype(np.int32))
+        other.create_dataset("flag", data=np.array([True, False]))
+        typed = other.create_dataset("ids", data=np.arange(5, dtype=np.int64))
+        typed.attrs["neurodata_type"] = "ElementIdentifiers"
+        typed.attrs["namespace"] = "hdmf-common"
+        other.create_dataset("words", data=["a", "bc"], dtype=h5py.string_dtype())
+        other.attrs["note"] = "untyped, with attributes"
+    return path
+
+
+@pytest.mark.parametrize("fixture", ["unusual_layouts_file", "demo_file", "icephys_file"])
+def test_worker_walk_through_the_c_api_equals_the_h5py_walk(request, fixture):
+    from ndviewer.core.model import fastwalk
+
+    if fastwalk.api() is None:
+        pytest.skip("HDF5's C API is not reachable through ctypes here")
+    path = request.getfixturevalue(fixture)
+    with open_nwb(path) as file:
+        types = series_types(file) | {"TimeSeries"}
+        units = [f"/{name}" for name in file.h5 if name != "specifications"]
+        slow = index_module._Walker(file.h5, types)
+        fast = index_module._Walker(file.h5, types)
+        for unit in units:
+            slow.walk(unit)
+            assert index_module._walk_fast(fast, unit)
+    assert fast.entries == slow.entries
+    assert fast.series == slow.series
+    assert fast.problems == slow.problems
+    assert len(slow.entries) > 10

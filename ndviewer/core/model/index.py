@@ -202,8 +202,8 @@ def _dtype_name(type_id: h5py.h5t.TypeID) -> str:
         return f"{'int' if signed else 'uint'}{size * 8}"
     if type_class == h5py.h5t.FLOAT:
         return f"float{size * 8}"
-    if type_class == h5py.h5t.VLEN and type_id.is_variable_str():
-        return "text"
+    # a variable-length string is of class STRING (VLEN is a sequence of numbers, e.g. a
+    # ragged column, whose TypeVlenID has no is_variable_str)
     return _CLASS_NAMES.get(type_class, "unknown")
 
 
@@ -726,12 +726,108 @@ def _walk_units(path: str, units: list[str], series_types: frozenset[str]):
     walker = _Walker(_worker_file, series_types)
     links: list[tuple[str, str, str]] = []
     for unit in units:
-        walker.walk(unit)
+        if not _walk_fast(walker, unit):
+            walker.walk(unit)
         # the unit's external links, listed here while its metadata is in this process's
         # cache (the parent used to list the whole file's links itself, competing with the
         # workers for the cores and, in the GUI process, holding h5py's lock meanwhile)
         links.extend(external_links(_worker_file, unit))
     return walker.entries, walker.series, walker.problems, links
+
+
+def _walk_fast(walker: _Walker, start: str) -> bool:
+    """``walker.walk(start)`` with the plain objects read through HDF5's C API (see
+    :mod:`fastwalk`), the others through h5py as usual. Only for worker processes: the C
+    calls bypass h5py's lock. False (and nothing recorded) when the C API is not available or
+    the visit failed part-way (damaged metadata: the caller walks again, carefully)."""
+    from ndviewer.core.model import fastwalk
+
+    capi = fastwalk.api()
+    if capi is None:
+        return False
+    file_id = walker.file_id
+    prefix = start.strip("/").encode()
+    try:
+        start_id = h5py.h5o.open(file_id, prefix) if prefix else file_id
+    except _DAMAGE:
+        return False
+    base = prefix + b"/" if prefix else b""
+    recorder = fastwalk.FastRecorder(capi, file_id.id, walker.accept_data_type)
+    recorder._shapes = walker._shapes
+    mark = len(walker.entries), dict(walker.series), len(walker.problems)
+    entries, series, interned = walker.entries, walker.series, walker.interned
+    series_types, skip = walker.series_types, walker.skip_specifications
+    file_hid = file_id.id
+    unusual = fastwalk.Unusual
+
+    def fast(name: bytes, obj_type: int, num_attrs: int) -> None:
+        if skip and (name == b"specifications" or name.startswith(b"specifications/")):
+            return
+        path = "/" + name.decode("utf-8", "replace")
+        if obj_type == fastwalk.H5O_TYPE_GROUP:
+            neurodata_type = namespace = None
+            if num_attrs:
+                neurodata_type, namespace = recorder.type_by_name(name or b".")
+            neurodata_type = interned(neurodata_type)
+            entries.append(
+                IndexEntry(path, "group", neurodata_type, interned(namespace), None, None)
+            )
+            if neurodata_type in series_types:
+                series[path] = SeriesFacts()
+            return
+        if obj_type != fastwalk.H5O_TYPE_DATASET:
+            return
+        dataset = capi.dopen(file_hid, name, 0)
+        if dataset < 0:
+            raise unusual
+        try:
+            neurodata_type = namespace = None
+            if num_attrs:
+                neurodata_type, namespace = recorder.type_of(dataset)
+            shape = recorder.shape_of(dataset)
+            dtype = recorder.dtype_of(dataset)
+            parent, _, leaf = path.rpartition("/")
+            facts = series.get(parent)
+            if facts is not None:
+                if leaf == "data":
+                    unit = recorder.string_attr(dataset, b"unit")
+                    facts.data_shape = shape
+                    facts.unit = unit or None
+                elif leaf == "starting_time":
+                    if shape != ():
+                        raise unusual
+                    facts.starting_time = recorder.scalar_float(dataset)
+                    facts.rate = recorder.float_attr(dataset, b"rate")
+                elif leaf in _SERIES_LEAVES:
+                    raise unusual
+        finally:
+            capi.dclose(dataset)
+        entries.append(
+            IndexEntry(path, "dataset", interned(neurodata_type), interned(namespace), shape, dtype)
+        )
+
+    def each(name: bytes, obj_type: int, num_attrs: int) -> None:
+        name = prefix if name == b"." else base + name
+        try:
+            fast(name, obj_type, num_attrs)
+        except Exception:  # noqa: BLE001 - not a plain case (or damaged): h5py's road decides
+            try:
+                walker.record(name, h5py.h5o.get_info(file_id, name or b"."))
+            except _DAMAGE as exc:
+                walker._unreadable("/" + name.decode("utf-8", "replace"), _reason(exc))
+
+    if fastwalk.visit(capi, start_id.id, each):
+        return True
+    del walker.entries[mark[0] :]
+    walker.series.clear()
+    walker.series.update(mark[1])
+    del walker.problems[mark[2] :]
+    return False
+
+
+#: Members of a series whose facts only h5py's road reads (``data`` and ``starting_time``
+#: are read by the C road too).
+_SERIES_LEAVES = frozenset({"num_samples", "external_file", "timestamps"})
 
 
 def build_index_parallel(
