@@ -33,8 +33,8 @@ H5O_TYPE_GROUP = 0
 H5O_TYPE_DATASET = 1
 _H5T_INTEGER, _H5T_FLOAT, _H5T_STRING = 0, 1, 3
 _H5T_SGN_NONE = 0
-_H5S_NULL = 2
 _MAX_RANK = 32
+_H5S_NULL = 2
 
 _hid = ctypes.c_int64
 _herr = ctypes.c_int
@@ -109,11 +109,11 @@ class _Api:
         self.dget_type = fn("H5Dget_type", _hid, _hid)
         self.dread = fn("H5Dread", _herr, _hid, _hid, _hid, _hid, _hid, vp)
         self.dclose = fn("H5Dclose", _herr, _hid)
-        self.sget_type = fn("H5Sget_simple_extent_type", ctypes.c_int, _hid)
         self.sget_dims = fn(
             "H5Sget_simple_extent_dims", ctypes.c_int, _hid, ctypes.POINTER(ctypes.c_uint64), vp
         )
         self.sclose = fn("H5Sclose", _herr, _hid)
+        self.sget_type = fn("H5Sget_simple_extent_type", ctypes.c_int, _hid)
         self.tget_class = fn("H5Tget_class", ctypes.c_int, _hid)
         self.tget_size = fn("H5Tget_size", ctypes.c_size_t, _hid)
         self.tget_sign = fn("H5Tget_sign", ctypes.c_int, _hid)
@@ -221,13 +221,29 @@ class FastRecorder:
             raise Unusual
         return self._read_open(attr)
 
+    def _expected_attr_by_name(self, obj_name: bytes, attr_name: bytes) -> str:
+        """An attribute that is expected to exist, opened without asking first (an absent
+        one raises :class:`Unusual`: h5py's road asks)."""
+        attr = self.c.aopen_by_name(self.file_hid, obj_name, attr_name, _H5P_DEFAULT, _H5P_DEFAULT)
+        if attr < 0:
+            raise Unusual
+        return self._read_open(attr)
+
     def type_by_name(self, obj_name: bytes) -> tuple[str | None, str | None]:
-        neurodata_type = self.string_attr_by_name(obj_name, b"neurodata_type")
-        if neurodata_type is None and self.accept_data_type:
-            neurodata_type = self.string_attr_by_name(obj_name, b"data_type")
-        if neurodata_type is None:
-            return None, None
-        return neurodata_type, self.string_attr_by_name(obj_name, b"namespace")
+        """(type, namespace) of a group with attributes, by its name from the file.
+
+        In an NWB file (``accept_data_type`` False) such a group is almost always typed, so
+        its attributes are opened without asking whether they exist (~3 µs saved each).
+        """
+        if not self.accept_data_type:
+            neurodata_type = self._expected_attr_by_name(obj_name, b"neurodata_type")
+        else:
+            neurodata_type = self.string_attr_by_name(obj_name, b"neurodata_type")
+            if neurodata_type is None:
+                neurodata_type = self.string_attr_by_name(obj_name, b"data_type")
+            if neurodata_type is None:
+                return None, None
+        return neurodata_type, self._expected_attr_by_name(obj_name, b"namespace")
 
     def type_of(self, loc: int) -> tuple[str | None, str | None]:
         neurodata_type = self.string_attr(loc, b"neurodata_type")
@@ -235,7 +251,10 @@ class FastRecorder:
             neurodata_type = self.string_attr(loc, b"data_type")
         if neurodata_type is None:
             return None, None
-        return neurodata_type, self.string_attr(loc, b"namespace")
+        attr = self.c.aopen(loc, b"namespace", _H5P_DEFAULT)
+        if attr < 0:
+            raise Unusual
+        return neurodata_type, self._read_open(attr)
 
     # -- datasets
     def shape_of(self, dataset: int) -> tuple[int, ...]:
