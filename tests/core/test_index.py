@@ -325,6 +325,8 @@ def test_persisted_index_round_trip_leaves_the_collector_as_it_was(tmp_path):
     path = tmp_path / "stand-in.nwb"
     path.write_bytes(b"x")
     entries = [IndexEntry(f"/g{i}", "group", "TimeSeries", "core", None, None) for i in range(3000)]
+    # more than 256 distinct names: the columns' codes no longer fit in bytes
+    entries += [IndexEntry(f"/d{i}", "dataset", f"T{i}", None, (i,), "int8") for i in range(300)]
     entries.append(IndexEntry("/ext", "group", "TimeSeries", "core", None, None, "a.nwb::/x"))
     series = {"/g1": SeriesFacts((10, 2), "V", 5.0, 0.0, num_samples=None, external_files=1)}
     index = FileIndex(FileIdentity.of(path), entries, series, problems=["p"])
