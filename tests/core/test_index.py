@@ -282,6 +282,7 @@ def test_damaged_cache_file_is_rebuilt_not_an_error(ecephys_file, tmp_path, monk
         built = file_index(file.h5, file.identity, series_types(file))
         (cached,) = (tmp_path / "cache" / "index").glob("*.pickle")
         cached.write_bytes(b"\x80\x05 not a pickle")
+        index_module._alive.clear()  # as in a new process: nothing shared from memory
         rebuilt = file_index(file.h5, file.identity, series_types(file))
         assert not rebuilt.from_cache
         assert rebuilt.entries == built.entries
@@ -404,3 +405,21 @@ def test_worker_walk_through_the_c_api_equals_the_h5py_walk(request, fixture):
     assert fast.series == slow.series
     assert fast.problems == slow.problems
     assert len(slow.entries) > 10
+
+
+def test_an_index_alive_in_memory_is_shared_not_loaded_again(ecephys_file, tmp_path, monkeypatch):
+    """The GUI's background checks ask for the index of the tab's file: they get the tab's
+    entries (one copy in memory), and a changed file is not answered from memory."""
+    from ndviewer.core.model.index import load_cached_index
+
+    monkeypatch.setenv("NDVIEWER_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "session.nwb"
+    shutil.copyfile(ecephys_file, path)
+    with open_nwb(path) as file:
+        built = file_index(file.h5, file.identity, series_types(file))
+        shared = load_cached_index(file.identity)
+    assert shared is not None and shared.from_cache and not built.from_cache
+    assert shared.entries is built.entries and shared.series is built.series
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    assert load_cached_index(FileIdentity.of(path)) is None
