@@ -329,7 +329,11 @@ def test_persisted_index_round_trip_leaves_the_collector_as_it_was(tmp_path):
     # more than 256 distinct names: the columns' codes no longer fit in bytes
     entries += [IndexEntry(f"/d{i}", "dataset", f"T{i}", None, (i,), "int8") for i in range(300)]
     entries.append(IndexEntry("/ext", "group", "TimeSeries", "core", None, None, "a.nwb::/x"))
-    series = {"/g1": SeriesFacts((10, 2), "V", 5.0, 0.0, num_samples=None, external_files=1)}
+    series = {
+        "/g1": SeriesFacts((10, 2), "V", 5.0, 0.0, num_samples=None, external_files=1),
+        "/g2": SeriesFacts((3,), None, None, None, 3, 0.5, 1.5, num_samples=3),
+        "/not/an/entry": SeriesFacts(None, "mV"),
+    }
     index = FileIndex(FileIdentity.of(path), entries, series, problems=["p"])
     # (the GUI tests' session collector disables automatic collection: compare, don't assume)
     enabled_before = gc.isenabled()

@@ -29,7 +29,7 @@ import numpy as np
 from ndviewer.core import cache
 from ndviewer.core.model.files import FileIdentity
 
-INDEX_FORMAT = 5  # 5: by columns
+INDEX_FORMAT = 6  # 5, 6: by columns
 _TYPE_ATTR = b"neurodata_type"
 _HDMF_TYPE_ATTR = b"data_type"
 _NAMESPACE_ATTR = b"namespace"
@@ -604,7 +604,7 @@ PARALLEL_THRESHOLD = 4000  # objects below the first levels; fewer is faster in 
 # the worker processes (which are kept running, so only the first walk pays their start).
 INTERACTIVE_THRESHOLD = 300
 #: Objects (estimated) per batch handed to a worker on large files (see build_index_parallel).
-BATCH_OBJECTS = 20_000
+BATCH_OBJECTS = 8_000
 _shared_executor = None
 
 
@@ -1044,6 +1044,19 @@ def load_cached_index(identity: FileIdentity) -> FileIndex | None:
     return index
 
 
+_SERIES_FIELDS = (
+    "data_shape",
+    "unit",
+    "rate",
+    "starting_time",
+    "timestamps_count",
+    "first_timestamp",
+    "last_timestamp",
+    "num_samples",
+    "external_files",
+)
+
+
 def _load_cached_index(identity: FileIdentity) -> FileIndex | None:
     with _gc_paused():
         payload = cache.load("index", identity, str(INDEX_FORMAT))
@@ -1052,49 +1065,71 @@ def _load_cached_index(identity: FileIdentity) -> FileIndex | None:
         try:
             columns = payload["columns"]
             names = payload["names"]
+            shapes = payload["shapes"]
             paths = columns["path"]
             named = [
                 [names[code] for code in columns[column]]
                 for column in ("kind", "neurodata_type", "namespace", "dtype")
             ]
+            shape_column = [shapes[code] for code in columns["shape"]]
             links = [None] * len(paths)
             for row, link in columns["link"].items():
                 links[row] = link
             entries = list(
                 map(
                     IndexEntry._make,
-                    zip(paths, named[0], named[1], named[2], columns["shape"], named[3], links),
+                    zip(paths, named[0], named[1], named[2], shape_column, named[3], links),
                 )
             )
-            series = {path: SeriesFacts(*row) for path, row in payload["series"].items()}
+            del named, shape_column, links
+            stored = payload["series"]
+            values = [stored[name] for name in _SERIES_FIELDS]
+            values[0] = [shapes[code] for code in values[0]]  # data_shape
+            values[1] = [names[code] for code in values[1]]  # unit
+            keys = [paths[row] if row >= 0 else key for row, key in stored["rows"]]
+            series = {key: SeriesFacts(*row) for key, *row in zip(keys, *values)}
             problems = list(payload.get("problems", []))
-        except (KeyError, TypeError, IndexError, AttributeError):
+        except (KeyError, TypeError, IndexError, AttributeError, ValueError):
             return None
         return FileIndex(identity, entries, series, from_cache=True, problems=problems)
 
 
 def save_index(index: FileIndex) -> None:
-    """Persist the index by columns: paths and shapes as the very objects the entries hold
-    (no copy of the entries is made: on 301 k entries, copying them to plain tuples took
-    ~35 MB at the peak), kinds, types, namespaces and dtypes as codes into one name list."""
+    """Persist the index by columns, with no copy of the entries (on 301 k entries, copying
+    them to plain tuples and the pickler's memo of them took ~50 MB while saving): paths as
+    one list of the entries' own strings; kinds, types, namespaces, dtypes and shapes as
+    codes into short tables of the distinct values; series as columns whose paths are rows
+    of the entries. Nothing is written twice, so the pickler keeps no memo."""
     if index.identity is None:
         return
-    codes: dict[str | None, int] = {None: 0}
     entries = index.entries
+    codes: dict[str | None, int] = {None: 0}
+    shape_codes: dict[tuple[int, ...] | None, int] = {None: 0}
 
-    def coded(values) -> bytes | list[int]:
-        column = [codes.setdefault(value, len(codes)) for value in values]
-        return bytes(column) if len(codes) <= 256 else column
+    def coded(values, table) -> bytes | list[int]:
+        column = [table.setdefault(value, len(table)) for value in values]
+        return bytes(column) if len(table) <= 256 else column
 
     columns = {
         "path": [e.path for e in entries],
-        "kind": coded(e.kind for e in entries),
-        "neurodata_type": coded(e.neurodata_type for e in entries),
-        "namespace": coded(e.namespace for e in entries),
-        "shape": [e.shape for e in entries],
-        "dtype": coded(e.dtype for e in entries),
+        "kind": coded((e.kind for e in entries), codes),
+        "neurodata_type": coded((e.neurodata_type for e in entries), codes),
+        "namespace": coded((e.namespace for e in entries), codes),
+        "shape": coded((e.shape for e in entries), shape_codes),
+        "dtype": coded((e.dtype for e in entries), codes),
         "link": {row: e.link for row, e in enumerate(entries) if e.link is not None},
     }
+    series = index.series
+    row_of = {e.path: row for row, e in enumerate(entries) if e.path in series}
+    facts = list(series.values())
+    stored: dict[str, object] = {
+        # a series path that is no entry's (none, unless built by hand) is kept as text
+        "rows": [(row_of.get(path, -1), None if path in row_of else path) for path in series],
+        **{name: [getattr(f, name) for f in facts] for name in _SERIES_FIELDS[2:]},
+        "data_shape": coded((f.data_shape for f in facts), shape_codes),
+        "unit": coded((f.unit for f in facts), codes),  # a few distinct units, 10^5 times
+    }
+    del row_of, facts
     cache.save(
         "index",
         index.identity,
@@ -1102,22 +1137,11 @@ def save_index(index: FileIndex) -> None:
         {
             "columns": columns,
             "names": list(codes),
-            "problems": index.problems,
-            "series": {
-                p: (
-                    f.data_shape,
-                    f.unit,
-                    f.rate,
-                    f.starting_time,
-                    f.timestamps_count,
-                    f.first_timestamp,
-                    f.last_timestamp,
-                    f.num_samples,
-                    f.external_files,
-                )
-                for p, f in index.series.items()
-            },
+            "shapes": list(shape_codes),
+            "problems": list(index.problems),
+            "series": stored,
         },
+        unshared=True,
     )
 
 
