@@ -12,8 +12,10 @@ dataset is open. The result is persisted in the user cache folder, keyed by file
 
 from __future__ import annotations
 
+import array
 import contextlib
 import copy
+import functools
 import gc
 import itertools
 import os
@@ -29,7 +31,7 @@ import numpy as np
 from ndviewer.core import cache
 from ndviewer.core.model.files import FileIdentity
 
-INDEX_FORMAT = 6  # 5, 6: by columns
+INDEX_FORMAT = 7  # 5-7: by columns
 _TYPE_ATTR = b"neurodata_type"
 _HDMF_TYPE_ATTR = b"data_type"
 _NAMESPACE_ATTR = b"namespace"
@@ -89,8 +91,11 @@ class FileIndex:
     #: "broken_link", the rest of the file is indexed as usual.
     problems: list[str] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self.by_path = {entry.path: entry for entry in self.entries}
+    @functools.cached_property
+    def by_path(self) -> dict[str, IndexEntry]:
+        """Entries by path, made when first asked for (not every user of the index looks
+        up paths: for 301 k entries the dictionary is ~10 MB)."""
+        return {entry.path: entry for entry in self.entries}
 
     @property
     def typed(self) -> list[IndexEntry]:
@@ -901,8 +906,9 @@ def build_index_parallel(
             walker.record_one(path)
         segments: list[list[IndexEntry]] | None = [[entry] for entry in walker.entries]
         links = _own_external_links(h5, shallow)  # the workers list those of their units
-        for batch, future in zip((b for b in batches if b), futures, strict=True):
-            sub_entries, sub_series, sub_problems, sub_links = future.result()
+        for number, batch in enumerate(b for b in batches if b):
+            sub_entries, sub_series, sub_problems, sub_links = futures[number].result()
+            futures[number] = None  # its answer (a batch's lists and dictionary) can go
             walker.entries.extend(sub_entries)
             walker.series.update(sub_series)
             walker.problems.extend(sub_problems)
@@ -926,6 +932,7 @@ def build_index_parallel(
     del segments, walker.entries
     index = FileIndex(None, entries, walker.series, problems=walker.problems)
     _complete_linked_series(h5, index)
+    _release_memory()  # the batches' pickles and lists
     return index
 
 
@@ -1086,7 +1093,9 @@ def _load_cached_index(identity: FileIdentity) -> FileIndex | None:
             values = [stored[name] for name in _SERIES_FIELDS]
             values[0] = [shapes[code] for code in values[0]]  # data_shape
             values[1] = [names[code] for code in values[1]]  # unit
-            keys = [paths[row] if row >= 0 else key for row, key in stored["rows"]]
+            rows = array.array("q")
+            rows.frombytes(stored["rows"])
+            keys = [paths[row] for row in rows] + list(stored["others"])
             series = {key: SeriesFacts(*row) for key, *row in zip(keys, *values)}
             problems = list(payload.get("problems", []))
         except (KeyError, TypeError, IndexError, AttributeError, ValueError):
@@ -1119,17 +1128,22 @@ def save_index(index: FileIndex) -> None:
         "dtype": coded((e.dtype for e in entries), codes),
         "link": {row: e.link for row, e in enumerate(entries) if e.link is not None},
     }
+    # series in the entries' order, by row; a series path that is no entry's (none, unless
+    # the index was made by hand) is kept as text, after them
     series = index.series
-    row_of = {e.path: row for row, e in enumerate(entries) if e.path in series}
-    facts = list(series.values())
+    rows = array.array("q", (row for row, e in enumerate(entries) if e.path in series))
+    facts = [series[entries[row].path] for row in rows]
+    listed = {entries[row].path for row in rows} if len(rows) != len(series) else series
+    others = [path for path in series if path not in listed]
+    facts += [series[path] for path in others]
     stored: dict[str, object] = {
-        # a series path that is no entry's (none, unless built by hand) is kept as text
-        "rows": [(row_of.get(path, -1), None if path in row_of else path) for path in series],
+        "rows": rows.tobytes(),
+        "others": others,
         **{name: [getattr(f, name) for f in facts] for name in _SERIES_FIELDS[2:]},
         "data_shape": coded((f.data_shape for f in facts), shape_codes),
         "unit": coded((f.unit for f in facts), codes),  # a few distinct units, 10^5 times
     }
-    del row_of, facts
+    del facts, listed
     cache.save(
         "index",
         index.identity,
@@ -1173,5 +1187,6 @@ def file_index(
     index.identity = identity
     if use_cache:
         save_index(index)
+        _release_memory()
         _alive[identity] = index
     return index
