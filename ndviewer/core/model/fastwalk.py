@@ -65,21 +65,27 @@ _VISIT = ctypes.CFUNCTYPE(_herr, _hid, ctypes.c_char_p, ctypes.POINTER(_ObjInfo2
 
 
 def _library_path() -> str | None:
-    """The libhdf5 h5py is linked to, as this process has loaded it (Linux only)."""
+    """The libhdf5 h5py is linked to, as this process has loaded it (Linux only): one in
+    h5py's own folder (a wheel's ``h5py.libs``) if loaded, else the first loaded at all.
+    :func:`usable_on` then checks that it knows h5py's identifiers."""
     if not sys.platform.startswith("linux"):
         return None
     import h5py.h5  # noqa: F401  (loads the library)
 
+    found: list[str] = []
     try:
         with open("/proc/self/maps") as maps:
             for line in maps:
                 path = line.rsplit(None, 1)[-1]
                 name = path.rsplit("/", 1)[-1]
-                if name.startswith("libhdf5") and ".so" in name and "_hl" not in name:
-                    return path
+                if (name.startswith(("libhdf5.", "libhdf5-")) and ".so" in name) and (
+                    path not in found
+                ):
+                    found.append(path)
     except OSError:
         return None
-    return None
+    found.sort(key=lambda path: "h5py" not in path)
+    return found[0] if found else None
 
 
 class _Api:
@@ -123,6 +129,7 @@ class _Api:
         self.tset_size = fn("H5Tset_size", _herr, _hid, ctypes.c_size_t)
         self.tset_cset = fn("H5Tset_cset", _herr, _hid, ctypes.c_int)
         self.free_memory = fn("H5free_memory", _herr, p)
+        self.iis_valid = fn("H5Iis_valid", _htri, _hid)
         fn("H5open", _herr)()
         self.native_double = _hid.in_dll(lib, "H5T_NATIVE_DOUBLE_g").value
         c_s1 = _hid.in_dll(lib, "H5T_C_S1_g").value
@@ -147,6 +154,15 @@ def api() -> _Api | None:
             except (OSError, AttributeError, ValueError):
                 _api = None
     return _api if _api else None
+
+
+def usable_on(capi: _Api, file_id: h5py.h5f.FileID) -> bool:
+    """Whether the bound library is the one h5py uses (it knows h5py's file identifier);
+    another copy of HDF5 loaded in this process would not."""
+    try:
+        return capi.iis_valid(file_id.id) > 0
+    except (OSError, ValueError, ctypes.ArgumentError):
+        return False
 
 
 class FastRecorder:

@@ -774,7 +774,7 @@ def _walk_fast(walker: _Walker, start: str) -> bool:
     from ndviewer.core.model import fastwalk
 
     capi = fastwalk.api()
-    if capi is None:
+    if capi is None or not fastwalk.usable_on(capi, walker.file_id):
         return False
     file_id = walker.file_id
     prefix = start.strip("/").encode()
