@@ -6,8 +6,11 @@ many attributes an object has, so untyped ones cost nothing more), opens attribu
 without opening the object, reads them into a preallocated buffer with a fixed memory type,
 and describes dtypes from the HDF5 type class instead of building numpy dtypes. Time-series
 facts (sample count, rate, first/last time, unit) are read in the same pass, while the
-dataset is open. The result is persisted in the user cache folder, keyed by file identity
-(path, size, mtime), so reopening an unchanged file skips the walk.
+dataset is open. Large files are walked by worker processes, which read the plain objects
+through HDF5's C API directly (:mod:`fastwalk`, about 40 % less CPU per object than through
+h5py) and the rest through h5py. The result is persisted in the user cache folder by columns,
+keyed by file identity (path, size, mtime), so reopening an unchanged file skips the walk; an
+index already in memory is shared with a second reader of the same file.
 """
 
 from __future__ import annotations
