@@ -45,12 +45,18 @@ class Unusual(Exception):
     """This object is not one of the plain cases: record it through h5py instead."""
 
 
+class _Token(ctypes.Structure):
+    """``H5O_token_t``: where an object is in its file."""
+
+    _fields_ = (("data", ctypes.c_ubyte * 16),)
+
+
 class _ObjInfo2(ctypes.Structure):
     """``H5O_info2_t`` (HDF5 1.12 and later)."""
 
     _fields_ = (
         ("fileno", ctypes.c_ulong),
-        ("token", ctypes.c_ubyte * 16),
+        ("token", _Token),
         ("type", ctypes.c_int),
         ("rc", ctypes.c_uint),
         ("atime", ctypes.c_long),
@@ -111,6 +117,8 @@ class _Api:
         self.aget_space = fn("H5Aget_space", _hid, _hid)
         self.aclose = fn("H5Aclose", _herr, _hid)
         self.dopen = fn("H5Dopen2", _hid, _hid, p, _hid)
+        self.oopen_by_token = fn("H5Oopen_by_token", _hid, _hid, _Token)
+        self.oclose = fn("H5Oclose", _herr, _hid)
         self.dget_space = fn("H5Dget_space", _hid, _hid)
         self.dget_type = fn("H5Dget_type", _hid, _hid)
         self.dread = fn("H5Dread", _herr, _hid, _hid, _hid, _hid, _hid, vp)
@@ -351,13 +359,14 @@ class FastRecorder:
             c.aclose(attr)
 
 
-def visit(capi: _Api, group_hid: int, callback: Callable[[bytes, int, int], None]) -> bool:
-    """H5Ovisit below an open group: ``callback(name, object type, attribute count)`` per
-    object (the group itself as ``b"."``). False if the visit failed part-way."""
+def visit(capi: _Api, group_hid: int, callback: Callable[[bytes, int, int, object], None]) -> bool:
+    """H5Ovisit below an open group: ``callback(name, object type, attribute count, token)``
+    per object (the group itself as ``b"."``); the token (valid during the call only) opens
+    the object without looking its path up again. False if the visit failed part-way."""
 
     def each(_obj: int, name: bytes, info, _data) -> int:
         item = info.contents
-        callback(name, item.type, item.num_attrs)
+        callback(name, item.type, item.num_attrs, item.token)
         return 0
 
     status = capi.ovisit(

@@ -794,14 +794,20 @@ def _walk_fast(walker: _Walker, start: str) -> bool:
     file_hid = file_id.id
     unusual = fastwalk.Unusual
 
-    def fast(name: bytes, obj_type: int, num_attrs: int) -> None:
+    def fast(name: bytes, obj_type: int, num_attrs: int, token) -> None:
         if skip and (name == b"specifications" or name.startswith(b"specifications/")):
             return
         path = "/" + name.decode("utf-8", "replace")
         if obj_type == fastwalk.H5O_TYPE_GROUP:
             neurodata_type = namespace = None
             if num_attrs:
-                neurodata_type, namespace = recorder.type_by_name(name or b".")
+                group = capi.oopen_by_token(file_hid, token)
+                if group < 0:
+                    raise unusual
+                try:
+                    neurodata_type, namespace = recorder.type_of(group)
+                finally:
+                    capi.oclose(group)
             neurodata_type = interned(neurodata_type)
             entries.append(
                 IndexEntry(path, "group", neurodata_type, interned(namespace), None, None)
@@ -811,7 +817,7 @@ def _walk_fast(walker: _Walker, start: str) -> bool:
             return
         if obj_type != fastwalk.H5O_TYPE_DATASET:
             return
-        dataset = capi.dopen(file_hid, name, 0)
+        dataset = capi.oopen_by_token(file_hid, token)
         if dataset < 0:
             raise unusual
         try:
@@ -835,15 +841,15 @@ def _walk_fast(walker: _Walker, start: str) -> bool:
                 elif leaf in _SERIES_LEAVES:
                     raise unusual
         finally:
-            capi.dclose(dataset)
+            capi.oclose(dataset)
         entries.append(
             IndexEntry(path, "dataset", interned(neurodata_type), interned(namespace), shape, dtype)
         )
 
-    def each(name: bytes, obj_type: int, num_attrs: int) -> None:
+    def each(name: bytes, obj_type: int, num_attrs: int, token) -> None:
         name = prefix if name == b"." else base + name
         try:
-            fast(name, obj_type, num_attrs)
+            fast(name, obj_type, num_attrs, token)
         except Exception:  # noqa: BLE001 - not a plain case (or damaged): h5py's road decides
             try:
                 walker.record(name, h5py.h5o.get_info(file_id, name or b"."))
