@@ -178,14 +178,21 @@ class FastRecorder:
     dtype)`` receive the facts; series facts go through ``series_fact(name, leaf, **facts)``.
     """
 
-    def __init__(self, capi: _Api, file_hid: int, accept_data_type: bool) -> None:
+    def __init__(
+        self,
+        capi: _Api,
+        file_hid: int,
+        accept_data_type: bool,
+        shapes: dict[tuple[int, ...], tuple[int, ...]] | None = None,
+    ) -> None:
         self.c = capi
         self.file_hid = file_hid
         self.accept_data_type = accept_data_type
         self._pointer = ctypes.c_char_p()
         self._double = ctypes.c_double()
         self._dims = (ctypes.c_uint64 * _MAX_RANK)()
-        self._shapes: dict[tuple[int, ...], tuple[int, ...]] = {}
+        #: one tuple per distinct shape (shared with the h5py road's, given as ``shapes``)
+        self._shapes = shapes if shapes is not None else {}
         self._dtype_names: dict[tuple[int, int, int], str] = {}
 
     # -- attributes

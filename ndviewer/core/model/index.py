@@ -786,8 +786,9 @@ def _walk_fast(walker: _Walker, start: str) -> bool:
     except _DAMAGE:
         return False
     base = prefix + b"/" if prefix else b""
-    recorder = fastwalk.FastRecorder(capi, file_id.id, walker.accept_data_type)
-    recorder._shapes = walker._shapes
+    recorder = fastwalk.FastRecorder(
+        capi, file_id.id, walker.accept_data_type, shapes=walker._shapes
+    )
     mark = len(walker.entries), dict(walker.series), len(walker.problems)
     entries, series, interned = walker.entries, walker.series, walker.interned
     series_types, skip = walker.series_types, walker.skip_specifications
