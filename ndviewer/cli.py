@@ -61,25 +61,30 @@ def _info(argv: Sequence[str]) -> int:
     )
     args = parser.parse_args(argv)
     _remove_save_leftovers(args.file)
-    from ndviewer.core.describe import describe
+    from ndviewer.core.describe import cached_json, describe, save_json
     from ndviewer.core.errors import NdviewerError
 
-    try:
-        description = describe(args.file, use_cache=not args.no_cache)
-    except NdviewerError as exc:
-        return _fail(exc.message)
-    summary, problems, notices = description.summary, description.problems, description.notices
     pending = _pending_journal_problem(args.file)
-    if pending and pending not in problems:
-        problems = [*problems, pending]
-        summary = {**summary, "problems": problems}
-    try:
+    printed = cached_json(args.file) if args.json and not args.no_cache and not pending else None
+    if printed is not None:
+        text, problems, notices = printed
+    else:
+        try:
+            description = describe(args.file, use_cache=not args.no_cache)
+        except NdviewerError as exc:
+            return _fail(exc.message)
+        summary, problems = description.summary, description.problems
+        notices = description.notices
+        if pending and pending not in problems:
+            problems = [*problems, pending]
+            summary = {**summary, "problems": problems}
+        text = None
         if args.json:
-            print(
-                json.dumps(summary, default=str)
-            )  # indent would switch to the slow pure-Python encoder
-        else:
-            print(format_summary(summary))
+            text = json.dumps(summary, default=str)  # indent: the slow pure-Python encoder
+            if not pending:
+                save_json(description, text)
+    try:
+        print(text if text is not None else format_summary(summary))
         sys.stdout.flush()
     except BrokenPipeError:  # e.g. piped into head: not an error of ours
         sys.stderr.close()

@@ -77,14 +77,21 @@ def load(kind: str, identity: FileIdentity, version: str) -> Any | None:
     return record.get("payload")
 
 
-def save(kind: str, identity: FileIdentity, version: str, payload: Any) -> None:
+def save(
+    kind: str, identity: FileIdentity, version: str, payload: Any, unshared: bool = False
+) -> None:
+    """Persist ``payload`` for this file. ``unshared``: the payload holds no object twice
+    (no repeated tuples, no cycles), so the pickler keeps no memo of what it wrote (for
+    301 k paths that memo took ~16 MB while saving)."""
     path = entry_path(kind, identity)
     record = {"version": version, "identity": identity.key(), "payload": payload}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
-            pickle.dump(record, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler.fast = unshared
+            pickler.dump(record)
         os.replace(tmp, path)
     except OSError:
         pass

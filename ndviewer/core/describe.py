@@ -27,6 +27,44 @@ class Description:
     problems: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     from_cache: bool = False
+    #: The identity of the file as it was described (None when not cached): what
+    #: :func:`save_json` keys the printed JSON by.
+    identity: cache.FileIdentity | None = None
+
+
+#: Kind of the cache entry holding the exact text ``info --json`` printed (see cached_json).
+JSON_KIND = "info-json"
+
+
+def cached_json(path: str) -> tuple[str, list[str], list[str]] | None:
+    """(JSON text, problems, notices) that ``info --json`` printed for this unchanged file.
+
+    Encoding the summary of a file of 10^5 typed objects (200 000 dictionaries) takes 0.4 s
+    and unpickling it 0.1 s, where the text itself loads in a few milliseconds; so the text
+    is kept as printed and printed again.
+    """
+    try:
+        if not os.access(path, os.R_OK) or not os.path.isfile(path):
+            return None
+        identity = cache.FileIdentity.of(path)
+    except OSError:
+        return None
+    payload = cache.load(JSON_KIND, identity, INFO_FORMAT)
+    if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
+        return None
+    return payload["text"], list(payload.get("problems", [])), list(payload.get("notices", []))
+
+
+def save_json(description: Description, text: str) -> None:
+    """Keep the JSON text printed for a freshly described file (see :func:`cached_json`)."""
+    if description.identity is None:
+        return
+    cache.save(
+        JSON_KIND,
+        description.identity,
+        INFO_FORMAT,
+        {"text": text, "problems": description.problems, "notices": description.notices},
+    )
 
 
 def cached_description(path: str) -> Description | None:
@@ -45,6 +83,7 @@ def cached_description(path: str) -> Description | None:
         list(payload.get("problems", [])),
         list(payload.get("notices", [])),
         from_cache=True,
+        identity=identity,
     )
 
 
@@ -63,7 +102,10 @@ def describe(path: str, use_cache: bool = True) -> Description:
             index = typed_index(file, use_cache=use_cache)
             summary = file_summary(file, index)
             description = Description(
-                summary, list(summary["problems"]), list(file.catalog.notices)
+                summary,
+                list(summary["problems"]),
+                list(file.catalog.notices),
+                identity=file.identity if use_cache else None,
             )
             if use_cache:
                 cache.save(

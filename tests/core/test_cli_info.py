@@ -104,6 +104,30 @@ def test_reopening_gives_the_same_answer(intervals_file):
     assert json.loads(first.stdout) == json.loads(again.stdout) == json.loads(rebuilt.stdout)
 
 
+def test_reopened_json_is_the_printed_text_byte_for_byte(ecephys_file, tmp_path):
+    """The second ``--json`` prints the text kept from the first (the same bytes, the same
+    warnings), also when the first run printed the readable summary instead."""
+    env = {**os.environ, "NDVIEWER_CACHE_DIR": str(tmp_path / "cache")}
+
+    def info(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "ndviewer", "info", str(ecephys_file), *args],
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+            env=env,
+            timeout=120,
+        )
+
+    assert info().returncode == 0  # caches the summary, not yet the JSON text
+    runs = [info("--json"), info("--json"), info("--json", "--no-cache")]
+    assert (tmp_path / "cache" / "info-json").is_dir()
+    assert [run.returncode for run in runs] == [0, 0, 0]
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout
+    assert runs[0].stderr == runs[1].stderr == runs[2].stderr
+    assert json.loads(runs[1].stdout)["objects"]
+
+
 def test_readable_tree(ecephys_file):
     result = run_info(ecephys_file)
     assert (result.returncode, result.stderr) == (0, "")

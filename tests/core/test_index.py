@@ -282,6 +282,7 @@ def test_damaged_cache_file_is_rebuilt_not_an_error(ecephys_file, tmp_path, monk
         built = file_index(file.h5, file.identity, series_types(file))
         (cached,) = (tmp_path / "cache" / "index").glob("*.pickle")
         cached.write_bytes(b"\x80\x05 not a pickle")
+        index_module._alive.clear()  # as in a new process: nothing shared from memory
         rebuilt = file_index(file.h5, file.identity, series_types(file))
         assert not rebuilt.from_cache
         assert rebuilt.entries == built.entries
@@ -325,8 +326,14 @@ def test_persisted_index_round_trip_leaves_the_collector_as_it_was(tmp_path):
     path = tmp_path / "stand-in.nwb"
     path.write_bytes(b"x")
     entries = [IndexEntry(f"/g{i}", "group", "TimeSeries", "core", None, None) for i in range(3000)]
+    # more than 256 distinct names: the columns' codes no longer fit in bytes
+    entries += [IndexEntry(f"/d{i}", "dataset", f"T{i}", None, (i,), "int8") for i in range(300)]
     entries.append(IndexEntry("/ext", "group", "TimeSeries", "core", None, None, "a.nwb::/x"))
-    series = {"/g1": SeriesFacts((10, 2), "V", 5.0, 0.0, num_samples=None, external_files=1)}
+    series = {
+        "/g1": SeriesFacts((10, 2), "V", 5.0, 0.0, num_samples=None, external_files=1),
+        "/g2": SeriesFacts((3,), None, None, None, 3, 0.5, 1.5, num_samples=3),
+        "/not/an/entry": SeriesFacts(None, "mV"),
+    }
     index = FileIndex(FileIdentity.of(path), entries, series, problems=["p"])
     # (the GUI tests' session collector disables automatic collection: compare, don't assume)
     enabled_before = gc.isenabled()
@@ -337,3 +344,86 @@ def test_persisted_index_round_trip_leaves_the_collector_as_it_was(tmp_path):
     assert loaded is not None and loaded.from_cache
     assert loaded.entries == entries and loaded.series == series and loaded.problems == ["p"]
     assert loaded.by_path["/ext"].link == "a.nwb::/x"
+
+
+@pytest.fixture(scope="module")
+def unusual_layouts_file(tmp_path_factory):
+    """Objects the C road of the worker walk hands back to h5py: fixed-length and array type
+    attributes, a text ``starting_time``, a non-scalar rate, a null dataspace, a compound and
+    a vlen dtype, a series without ``unit``, timestamps and ``num_samples``."""
+    path = tmp_path_factory.mktemp("unusual") / "unusual.nwb"
+    with h5py.File(path, "w") as h5:
+        h5.attrs["neurodata_type"] = "NWBFile"
+        h5.attrs["namespace"] = "core"
+        top = h5.create_group("processing/m")
+        top.attrs["neurodata_type"] = "ProcessingModule"
+        top.attrs["namespace"] = "core"
+        fixed = top.create_group("fixed")
+        fixed.attrs.create("neurodata_type", np.bytes_("TimeSeries"))
+        fixed.attrs.create("namespace", np.bytes_("core"))
+        fixed.create_dataset("data", data=np.arange(4, dtype=np.int16)).attrs["unit"] = "V"
+        fixed.create_dataset("starting_time", data=np.float64(2.5)).attrs["rate"] = 10.0
+        odd = top.create_group("odd")
+        odd.attrs["neurodata_type"] = "TimeSeries"
+        odd.attrs["namespace"] = "core"
+        odd.create_dataset("data", data=np.zeros((3, 2), dtype=np.uint8))  # no unit
+        odd.create_dataset("starting_time", data="soon").attrs["rate"] = [1.0, 2.0]
+        odd.create_dataset("num_samples", data=3)
+        stamped = top.create_group("stamped")
+        stamped.attrs["neurodata_type"] = "TimeSeries"
+        stamped.attrs["namespace"] = "core"
+        stamped.create_dataset("data", data=np.arange(3.0)).attrs["unit"] = np.bytes_("m")
+        stamped.create_dataset("timestamps", data=np.arange(3.0) / 4)
+        listed = top.create_group("listed")
+        listed.attrs["neurodata_type"] = ["A", "B"]
+        listed.attrs["namespace"] = "core"
+        other = top.create_group("other")
+        other.create_dataset("empty", data=h5py.Empty("f8"))
+        other.create_dataset("pairs", data=np.zeros(2, dtype=[("a", "i4"), ("b", "f8")]))
+        other.create_dataset("ragged", (2,), dtype=h5py.vlen_dtype(np.int32))
+        other.create_dataset("flag", data=np.array([True, False]))
+        typed = other.create_dataset("ids", data=np.arange(5, dtype=np.int64))
+        typed.attrs["neurodata_type"] = "ElementIdentifiers"
+        typed.attrs["namespace"] = "hdmf-common"
+        other.create_dataset("words", data=["a", "bc"], dtype=h5py.string_dtype())
+        other.attrs["note"] = "untyped, with attributes"
+    return path
+
+
+@pytest.mark.parametrize("fixture", ["unusual_layouts_file", "demo_file", "icephys_file"])
+def test_worker_walk_through_the_c_api_equals_the_h5py_walk(request, fixture):
+    from ndviewer.core.model import fastwalk
+
+    if fastwalk.api() is None:
+        pytest.skip("HDF5's C API is not reachable through ctypes here")
+    path = request.getfixturevalue(fixture)
+    with open_nwb(path) as file:
+        types = series_types(file) | {"TimeSeries"}
+        units = [f"/{name}" for name in file.h5 if name != "specifications"]
+        slow = index_module._Walker(file.h5, types)
+        fast = index_module._Walker(file.h5, types)
+        for unit in units:
+            slow.walk(unit)
+            assert index_module._walk_fast(fast, unit)
+    assert fast.entries == slow.entries
+    assert fast.series == slow.series
+    assert fast.problems == slow.problems
+    assert len(slow.entries) > 10
+
+
+def test_an_index_alive_in_memory_is_shared_not_loaded_again(ecephys_file, tmp_path, monkeypatch):
+    """The GUI's background checks ask for the index of the tab's file: they get the tab's
+    entries (one copy in memory), and a changed file is not answered from memory."""
+    from ndviewer.core.model.index import load_cached_index
+
+    monkeypatch.setenv("NDVIEWER_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "session.nwb"
+    shutil.copyfile(ecephys_file, path)
+    with open_nwb(path) as file:
+        built = file_index(file.h5, file.identity, series_types(file))
+        shared = load_cached_index(file.identity)
+    assert shared is not None and shared.from_cache and not built.from_cache
+    assert shared.entries is built.entries and shared.series is built.series
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    assert load_cached_index(FileIdentity.of(path)) is None
