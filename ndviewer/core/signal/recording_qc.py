@@ -72,6 +72,9 @@ DROPOUT_MIN_SECONDS = 0.001
 #: Rows used for the per-window median and MAD (every k-th row): plenty for a robust spread.
 SPREAD_ROWS = 4096
 
+#: Channels whose statistics are computed together (see ``_analyse_window``).
+QC_BAND_CHANNELS = 64
+
 
 class QcCancelled(NdviewerError):
     """The user stopped QC; nothing was concluded."""
@@ -349,28 +352,53 @@ def _analyse_window(
     if good is not rows_for_stats:
         center, spread = _center_and_spread(good)
     acc.spreads.append(spread)
-    work = good.astype(np.float64 if good.dtype == np.float64 else np.float32)
+    # The per-channel statistics go a band of channels at a time: a float copy of a whole
+    # window (384 channels x 30 000 rows) and its centred copy were ~90 MB at once, which,
+    # beside a pyramid build, took the trace panel past its 400 MB ceiling on a gzip file.
+    # Each channel's arithmetic is the same as on the whole window.
+    work_dtype = np.float64 if good.dtype == np.float64 else np.float32
+    for c0 in range(0, good.shape[1], QC_BAND_CHANNELS):
+        c1 = min(good.shape[1], c0 + QC_BAND_CHANNELS)
+        _channel_stats(good[:, c0:c1], work_dtype, spread[c0:c1], acc, c0, float_data)
+    acc.windows += 1
+    if rate and not bad_rows.any():
+        # integer samples go in as stored: the segments' float32 means are the same
+        _line_power(
+            good if good.dtype.kind in "iu" else good.astype(work_dtype, copy=False),
+            rate,
+            acc,
+            line_segments,
+        )
+
+
+def _channel_stats(
+    band: np.ndarray,
+    work_dtype: type,
+    spread: np.ndarray,
+    acc: _Accumulator,
+    c0: int,
+    float_data: bool,
+) -> None:
+    """Flat, clipped and variance sums of channels ``c0 : c0 + band.shape[1]``."""
+    c1 = c0 + band.shape[1]
+    work = band.astype(work_dtype)
     if float_data:
         highs = np.nanmax(work, axis=0)
         lows = np.nanmin(work, axis=0)
     else:
-        highs = good.max(axis=0).astype(work.dtype)
-        lows = good.min(axis=0).astype(work.dtype)
+        highs = band.max(axis=0).astype(work.dtype)
+        lows = band.min(axis=0).astype(work.dtype)
     flat = ~(highs > lows)
-    acc.flat += flat
-    acc.clipped += _clipped(work, highs, lows, spread, acc) & ~flat
+    acc.flat[c0:c1] += flat
+    acc.clipped[c0:c1] += _clipped(work, highs, lows, spread, acc) & ~flat
     if float_data:
         mean = np.nanmean(work, axis=0)
         centred = np.nan_to_num(work - mean, copy=False)
-        acc.count += np.isfinite(work).sum(axis=0)
+        acc.count[c0:c1] += np.isfinite(work).sum(axis=0)
     else:
         centred = work - work.mean(axis=0, dtype=np.float64).astype(work.dtype)
-        acc.count += good.shape[0]
-    acc.sum_sq += np.einsum("ij,ij->j", centred, centred, dtype=np.float64)
-    del centred
-    acc.windows += 1
-    if rate and not bad_rows.any():
-        _line_power(work, rate, acc, line_segments)
+        acc.count[c0:c1] += band.shape[0]
+    acc.sum_sq[c0:c1] += np.einsum("ij,ij->j", centred, centred, dtype=np.float64)
 
 
 def recording_qc(
