@@ -36,6 +36,16 @@ class Description:
 JSON_KIND = "info-json"
 
 
+def _readable_identity(path: str) -> cache.FileIdentity | None:
+    """The identity a cached description is keyed by, None for an unreadable path."""
+    try:
+        if not os.access(path, os.R_OK) or not os.path.isfile(path):
+            return None
+        return cache.FileIdentity.of(path)
+    except OSError:
+        return None
+
+
 def cached_json(path: str) -> tuple[str, list[str], list[str]] | None:
     """(JSON text, problems, notices) that ``info --json`` printed for this unchanged file.
 
@@ -43,11 +53,8 @@ def cached_json(path: str) -> tuple[str, list[str], list[str]] | None:
     and unpickling it 0.1 s, where the text itself loads in a few milliseconds; so the text
     is kept as printed and printed again.
     """
-    try:
-        if not os.access(path, os.R_OK) or not os.path.isfile(path):
-            return None
-        identity = cache.FileIdentity.of(path)
-    except OSError:
+    identity = _readable_identity(path)
+    if identity is None:
         return None
     payload = cache.load(JSON_KIND, identity, INFO_FORMAT)
     if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
@@ -69,11 +76,8 @@ def save_json(description: Description, text: str) -> None:
 
 def cached_description(path: str) -> Description | None:
     """The summary saved when this unchanged file was last described, or None."""
-    try:
-        if not os.access(path, os.R_OK) or not os.path.isfile(path):
-            return None
-        identity = cache.FileIdentity.of(path)
-    except OSError:
+    identity = _readable_identity(path)
+    if identity is None:
         return None
     payload = cache.load("info", identity, INFO_FORMAT)
     if not isinstance(payload, dict) or "summary" not in payload:

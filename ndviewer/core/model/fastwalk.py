@@ -226,17 +226,21 @@ class FastRecorder:
             c.aclose(attr)
         return raw.decode("utf-8", "replace") if raw is not None else ""
 
-    def string_attr(self, loc: int, attr_name: bytes) -> str | None:
-        c = self.c
-        exists = c.aexists(loc, attr_name)
+    def _open_attr(self, loc: int, attr_name: bytes) -> int | None:
+        """The attribute's identifier, None when the object has no such attribute."""
+        exists = self.c.aexists(loc, attr_name)
         if exists < 0:
             raise Unusual
         if not exists:
             return None
-        attr = c.aopen(loc, attr_name, _H5P_DEFAULT)
+        attr = self.c.aopen(loc, attr_name, _H5P_DEFAULT)
         if attr < 0:
             raise Unusual
-        return self._read_open(attr)
+        return attr
+
+    def string_attr(self, loc: int, attr_name: bytes) -> str | None:
+        attr = self._open_attr(loc, attr_name)
+        return None if attr is None else self._read_open(attr)
 
     def type_of(self, loc: int) -> tuple[str | None, str | None]:
         neurodata_type = self.string_attr(loc, b"neurodata_type")
@@ -304,14 +308,9 @@ class FastRecorder:
 
     def float_attr(self, loc: int, attr_name: bytes) -> float | None:
         c = self.c
-        exists = c.aexists(loc, attr_name)
-        if exists < 0:
-            raise Unusual
-        if not exists:
+        attr = self._open_attr(loc, attr_name)
+        if attr is None:
             return None
-        attr = c.aopen(loc, attr_name, _H5P_DEFAULT)
-        if attr < 0:
-            raise Unusual
         try:
             space = c.aget_space(attr)
             if space < 0:
