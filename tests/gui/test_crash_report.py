@@ -57,3 +57,29 @@ def test_log_file_rotates(tmp_path):
     logs = sorted(p.name for p in tmp_path.iterdir())
     assert logs == ["ndviewer.log", "ndviewer.log.1", "ndviewer.log.2", "ndviewer.log.3"]
     assert all(p.stat().st_size <= 2_000_000 for p in tmp_path.iterdir())
+
+
+def test_records_made_before_the_log_file_opens_are_written_to_it(tmp_path):
+    """Start-up opens the log file late (StartupLogBuffer); nothing logged before is lost."""
+    script = textwrap.dedent(
+        f"""
+        import logging, os
+        os.environ["NDVIEWER_LOG_DIR"] = {str(tmp_path)!r}
+        from ndviewer.gui.app import StartupLogBuffer, configure_logging
+        buffer = StartupLogBuffer()
+        logging.getLogger().addHandler(buffer)
+        logging.getLogger().setLevel(logging.INFO)
+        logging.getLogger("ndviewer.early").info("removed %s", "leftover.tmp")
+        path = configure_logging(buffer)
+        logging.getLogger("ndviewer.late").warning("after")
+        print(path, buffer in logging.getLogger().handlers)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(tmp_path / "ndviewer.log"), "False"]
+    lines = (tmp_path / "ndviewer.log").read_text().splitlines()
+    assert [line.split(" ", 2)[2] for line in lines] == [
+        "INFO ndviewer.early: removed leftover.tmp",
+        "WARNING ndviewer.late: after",
+    ]
