@@ -1,4 +1,5 @@
-"""Cap glibc's malloc arenas, once per process, before the decode threads start.
+"""glibc's allocator, tuned: malloc arenas capped once per process, before the decode
+threads start, and freed heap handed back on demand.
 
 Decoding chunks on several threads (trace blocks, image frames, projections) allocates many
 short-lived multi-megabyte buffers; by default glibc gives each thread its own arena, and each
@@ -29,5 +30,19 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         import ctypes
 
         ctypes.CDLL(None).mallopt(_M_ARENA_MAX, arenas)
+    except (OSError, AttributeError):  # pragma: no cover - musl, unusual libc
+        pass
+
+
+def release_free_memory() -> None:
+    """Hand freed heap back to the system (glibc keeps it otherwise): the index's worker
+    processes live as long as the application, idle most of that time. No-op where glibc's
+    ``malloc_trim`` is unavailable."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):  # pragma: no cover - musl, unusual libc
         pass

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from ndviewer.core.checks.findings import Finding, Report
 from ndviewer.core.checks.passes import check_index
 from ndviewer.core.errors import NdviewerError
-from ndviewer.core.model.index import FileIndex, IndexEntry, SeriesFacts
+from ndviewer.core.model.index import SERIES_FIELDS, FileIndex, IndexEntry, SeriesFacts
 
 _DAMAGE = (RuntimeError, OSError, KeyError, ValueError, TypeError, RecursionError)
 Progress = Callable[[str, float], None]
@@ -50,18 +50,8 @@ def _check_part(
 
 def _series_rows(index: FileIndex) -> dict[str, tuple]:
     return {
-        path: (
-            f.data_shape,
-            f.unit,
-            f.rate,
-            f.starting_time,
-            f.timestamps_count,
-            f.first_timestamp,
-            f.last_timestamp,
-            f.num_samples,
-            f.external_files,
-        )
-        for path, f in index.series.items()
+        path: tuple(getattr(facts, name) for name in SERIES_FIELDS)
+        for path, facts in index.series.items()
     }
 
 

@@ -24,7 +24,7 @@ import itertools
 import os
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,6 +32,7 @@ import h5py
 import numpy as np
 
 from ndviewer.core import cache
+from ndviewer.core.allocator import release_free_memory
 from ndviewer.core.model.files import FileIdentity
 
 INDEX_FORMAT = 7  # 5-7: by columns
@@ -736,7 +737,7 @@ def _walk_units(path: str, units: list[str], series_types: frozenset[str]):
     from ndviewer.core.model.files import bound_metadata_cache, register_filters
 
     register_filters()
-    _release_memory()  # what the pickle of the previous batch's answer left
+    release_free_memory()  # what the pickle of the previous batch's answer left
     _worker_file = h5py.File(path, "r", locking=False)
     try:
         bound_metadata_cache(_worker_file, WORKER_METADATA_CACHE_BYTES)
@@ -754,19 +755,8 @@ def _walk_units(path: str, units: list[str], series_types: frozenset[str]):
         # (~15 MB a worker), and an idle worker should not hold the file open
         _worker_file.close()
         _worker_file = None
-    _release_memory()
+    release_free_memory()
     return walker.entries, walker.series, walker.problems, links
-
-
-def _release_memory() -> None:
-    """Hand freed heap back to the system (glibc keeps it otherwise): the workers live as
-    long as the application, idle most of that time."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _walk_fast(walker: _Walker, start: str) -> bool:
@@ -942,7 +932,7 @@ def build_index_parallel(
     del segments, walker.entries
     index = FileIndex(None, entries, walker.series, problems=walker.problems)
     _complete_linked_series(h5, index)
-    _release_memory()  # the batches' pickles and lists
+    release_free_memory()  # the batches' pickles and lists
     return index
 
 
@@ -1061,17 +1051,9 @@ def load_cached_index(identity: FileIdentity) -> FileIndex | None:
     return index
 
 
-_SERIES_FIELDS = (
-    "data_shape",
-    "unit",
-    "rate",
-    "starting_time",
-    "timestamps_count",
-    "first_timestamp",
-    "last_timestamp",
-    "num_samples",
-    "external_files",
-)
+#: SeriesFacts' fields in order: the columns of the persisted series (and of the rows the
+#: checks hand to their worker process).
+SERIES_FIELDS = tuple(f.name for f in fields(SeriesFacts))
 
 
 def _load_cached_index(identity: FileIdentity) -> FileIndex | None:
@@ -1100,7 +1082,7 @@ def _load_cached_index(identity: FileIdentity) -> FileIndex | None:
             )
             del named, shape_column, links
             stored = payload["series"]
-            values = [stored[name] for name in _SERIES_FIELDS]
+            values = [stored[name] for name in SERIES_FIELDS]
             values[0] = [shapes[code] for code in values[0]]  # data_shape
             values[1] = [names[code] for code in values[1]]  # unit
             rows = array.array("q")
@@ -1149,7 +1131,7 @@ def save_index(index: FileIndex) -> None:
     stored: dict[str, object] = {
         "rows": rows.tobytes(),
         "others": others,
-        **{name: [getattr(f, name) for f in facts] for name in _SERIES_FIELDS[2:]},
+        **{name: [getattr(f, name) for f in facts] for name in SERIES_FIELDS[2:]},
         "data_shape": coded((f.data_shape for f in facts), shape_codes),
         "unit": coded((f.unit for f in facts), codes),  # a few distinct units, 10^5 times
     }
@@ -1197,6 +1179,6 @@ def file_index(
     index.identity = identity
     if use_cache:
         save_index(index)
-        _release_memory()
+        release_free_memory()
         _alive[identity] = index
     return index
