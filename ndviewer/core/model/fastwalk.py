@@ -26,6 +26,8 @@ from collections.abc import Callable
 
 import h5py
 
+from ndviewer.core.hdf5_library import hdf5_library_candidates
+
 _H5P_DEFAULT = 0
 _H5O_INFO_BASIC = 0x0001
 _H5O_INFO_NUM_ATTRS = 0x0004
@@ -78,22 +80,8 @@ def _library_path() -> str | None:
     :func:`usable_on` then checks that it knows h5py's identifiers."""
     if not sys.platform.startswith("linux"):
         return None
-    import h5py.h5  # noqa: F401  (loads the library)
-
-    found: list[str] = []
-    try:
-        with open("/proc/self/maps") as maps:
-            for line in maps:
-                path = line.rsplit(None, 1)[-1]
-                name = path.rsplit("/", 1)[-1]
-                if (name.startswith(("libhdf5.", "libhdf5-")) and ".so" in name) and (
-                    path not in found
-                ):
-                    found.append(path)
-    except OSError:
-        return None
-    found.sort(key=lambda path: "h5py" not in path)
-    return found[0] if found else None
+    candidates = hdf5_library_candidates()
+    return candidates[0] if candidates else None
 
 
 class _Api:

@@ -322,25 +322,12 @@ class _Hdf5:
     @staticmethod
     def _load() -> tuple[Any, Any] | None:
         import ctypes
-        import glob
-        import os
+
+        from ndviewer.core.hdf5_library import hdf5_library_candidates
 
         if h5py.version.version_tuple[0] < 3:
             return None
-
-        candidates: list[str] = []
-        try:  # Linux: the library this process has loaded (wheel or system build)
-            with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-                for line in maps:
-                    name = line.rsplit("/", 1)[-1].strip()
-                    if name.startswith("libhdf5") and not name.startswith("libhdf5_hl"):
-                        candidates.append(line.split(None, 5)[-1].strip())
-        except OSError:
-            pass
-        package = os.path.dirname(h5py.__file__)
-        for pattern in ("../h5py.libs/libhdf5-*", ".dylibs/libhdf5.*", "hdf5.dll"):
-            candidates += [p for p in glob.glob(os.path.join(package, pattern)) if "_hl" not in p]
-        for path in dict.fromkeys(candidates):
+        for path in hdf5_library_candidates():
             try:
                 lib = ctypes.CDLL(path)
                 read, reclaim = lib.H5Dread, lib.H5Treclaim
