@@ -132,6 +132,8 @@ def run(
 
         instance = hand_over_or_serve(files)
         if instance is None:
+            if startup_log.records:  # what was logged so far still reaches the log file
+                configure_logging(startup_log)
             return 0  # the running window opened them
 
     from ndviewer.gui.collector import GuiThreadCollector
