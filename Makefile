@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@# PySide6 compiles its embedded support modules at every start (~12 ms): unpack them once
+	$(BIN)/python packaging/unpack_pyside_support.py >/dev/null
 	touch $(STAMP)
 
 # Installs the missing Debian packages when we are root (CI, fresh machines); otherwise says
