@@ -277,3 +277,49 @@ def test_shipped_fallback_equals_what_installed_pynwb_caches(ecephys_file):
             assert set(files) == set(group.keys()), key
             for name, path in files.items():
                 assert json.loads(path.read_text()) == json.loads(group[name][()]), (key, name)
+
+
+def test_catalog_is_parsed_once_per_version_of_the_file(ecephys_file, tmp_path, monkeypatch):
+    """The parsed spec is persisted: a reopen loads it (no JSON parsed), an edit parses again."""
+    import ndviewer.core.model.catalog as catalog_module
+
+    path = tmp_path / "copy.nwb"
+    shutil.copy2(ecephys_file, path)
+    with open_nwb(path) as file:
+        parsed = file.catalog
+    parses = []
+    original = catalog_module.load_catalog
+
+    def counting(*args, **kwargs):
+        parses.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(catalog_module, "load_catalog", counting)
+    with open_nwb(path) as file:
+        reloaded = file.catalog
+    assert parses == []
+    assert reloaded is not parsed
+    assert sorted(reloaded.types) == sorted(parsed.types) and len(parsed.types) > 90
+    assert reloaded.hierarchy("ElectricalSeries") == ["ElectricalSeries", *TIMESERIES_CHAIN]
+    assert reloaded.doc("ElectricalSeries") == parsed.doc("ElectricalSeries") != ""
+    assert reloaded.namespaces["core"].version == "2.11.0"
+    with h5py.File(path, "r+", locking=False) as h5:  # a new version of the file
+        h5.attrs["edited"] = 1
+    with open_nwb(path) as file:
+        assert sorted(file.catalog.types) == sorted(parsed.types)
+    assert len(parses) == 1
+
+
+def test_a_complete_cached_spec_does_not_parse_the_shipped_one(ecephys_file, monkeypatch):
+    """The shipped copy fills in only missing base namespaces; a file with all of them never
+    pays for parsing it (it was ~4 ms of every open)."""
+    import ndviewer.core.model.catalog as catalog_module
+
+    def refuse():
+        raise AssertionError("the shipped spec was parsed")
+
+    monkeypatch.setattr(catalog_module, "fallback_catalog", refuse)
+    with h5py.File(ecephys_file, "r", locking=False) as h5:
+        catalog = load_catalog(h5)
+    assert set(BASE_NAMESPACES) <= set(catalog.namespaces)
+    assert catalog.problems == []

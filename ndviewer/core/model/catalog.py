@@ -16,6 +16,7 @@ from typing import Any
 
 import h5py
 
+from ndviewer.core.cache import FileIdentity
 from ndviewer.core.model.values import decode_text
 
 SPEC_GROUP = "specifications"
@@ -448,9 +449,10 @@ def load_catalog(h5: h5py.File, source_name: str = "") -> Catalog:
         has_spec = isinstance(spec_group, h5py.Group)
     if has_spec:
         catalog = load_catalog_from_group(spec_group, source_name, "file")
-        fallback = fallback_catalog()
-        for name in BASE_NAMESPACES:
-            if name not in catalog.namespaces and is_nwb:
+        missing = [name for name in BASE_NAMESPACES if name not in catalog.namespaces]
+        if missing and is_nwb:  # the shipped copy is parsed only when needed (~4 ms)
+            fallback = fallback_catalog()
+            for name in missing:
                 for type_name, spec in fallback.types.items():
                     if spec.namespace == name:
                         catalog.types.setdefault(type_name, spec)
@@ -468,3 +470,25 @@ def load_catalog(h5: h5py.File, source_name: str = "") -> Catalog:
         catalog.notices.append(notice)
         return catalog
     return Catalog("none")
+
+
+#: The layout of a persisted catalogue (Catalog, TypeSpec, FieldSpec, NamespaceInfo): bump it
+#: when one of them changes, and the catalogues saved before are parsed again.
+CATALOG_FORMAT = "1"
+
+
+def file_catalog(h5: h5py.File, identity: FileIdentity, source_name: str = "") -> Catalog:
+    """``load_catalog`` for a file, parsed once per version of it (same path, size, mtime).
+
+    Parsing a file's cached spec (~20 JSON documents, ~200 types) takes 8-11 ms, on the path
+    from launch to the painted tree; loading the persisted result takes ~1.5 ms. The spec is
+    keyed like the index: an edited file has a new identity, so its spec is parsed again.
+    """
+    from ndviewer.core import cache
+
+    persisted = cache.load("catalog", identity, CATALOG_FORMAT)
+    if isinstance(persisted, Catalog):
+        return persisted
+    catalog = load_catalog(h5, source_name)
+    cache.save("catalog", identity, CATALOG_FORMAT, catalog)
+    return catalog

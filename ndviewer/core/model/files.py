@@ -255,9 +255,9 @@ class NwbFile:
 
     @cached_property
     def catalog(self):  # -> Catalog (imported lazily to keep open_nwb fast)
-        from ndviewer.core.model.catalog import load_catalog
+        from ndviewer.core.model.catalog import file_catalog
 
-        catalog = load_catalog(self.h5, source_name=str(self.path))
+        catalog = file_catalog(self.h5, self.identity, source_name=str(self.path))
         self.problems.extend(catalog.problems)
         return catalog
 
