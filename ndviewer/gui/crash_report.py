@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QWidget
 
 log = logging.getLogger("ndviewer")
 
@@ -62,6 +62,8 @@ class CrashReporter:
             self.showing = False
 
     def _show(self, exc: BaseException) -> None:
+        from PySide6.QtWidgets import QMessageBox  # built on first use, not at every start
+
         box = QMessageBox(self.parent)
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle("Unexpected error")

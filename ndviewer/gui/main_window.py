@@ -9,25 +9,24 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QApplication,
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QStackedWidget,
-    QTabWidget,
-    QWidget,
-)
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QStackedWidget, QTabWidget, QWidget
 
 from ndviewer.core.model.storage import is_remote, normalized_location
 from ndviewer.gui.file_tab import FileTab
 from ndviewer.gui.icons import app_icon
-from ndviewer.gui.preferences import GuideDialog, PreferencesDialog, load_preferences
+from ndviewer.gui.preferences import load_preferences
 from ndviewer.gui.workers import WorkerPool
+
+if TYPE_CHECKING:  # the dialogs, message boxes and drag events are imported when first
+    # used: each Qt class is built on first access, and these cost ~4 ms of the start-up
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QMessageBox
+
+    from ndviewer.gui.preferences import GuideDialog, PreferencesDialog
 
 log = logging.getLogger(__name__)
 MAX_RECENT = 10
@@ -191,12 +190,16 @@ class MainWindow(QMainWindow):
 
     def show_guide(self) -> GuideDialog:
         """Help ▸ Quick Guide (non-modal, so the user can try what it says)."""
+        from ndviewer.gui.preferences import GuideDialog
+
         dialog = GuideDialog(self)
         dialog.show()
         return dialog
 
     def show_preferences(self) -> PreferencesDialog:
         """View ▸ Preferences: defaults for new views, kept in the settings."""
+        from ndviewer.gui.preferences import PreferencesDialog
+
         dialog = PreferencesDialog(self.settings, self.preferences, self)
         dialog.accepted.connect(self._apply_theme_choice)
         dialog.open()
@@ -223,16 +226,22 @@ class MainWindow(QMainWindow):
             tab.filter_edit.selectAll()
 
     def _about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         from ndviewer.gui.help_pages import about_html
 
         QMessageBox.about(self, "About ndviewer", about_html(self.log_path))
 
     def _show_shortcuts(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         from ndviewer.gui.help_pages import shortcuts_html
 
         QMessageBox.information(self, "Keyboard shortcuts", shortcuts_html())
 
     def _choose_files(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         start = str(self.settings.value("last_directory", "")) if self.settings else ""
         paths, _ = QFileDialog.getOpenFileNames(
             self, "Open NWB files", start, "NWB / HDF5 files (*.nwb *.h5 *.hdf5);;All files (*)"
@@ -374,6 +383,8 @@ class MainWindow(QMainWindow):
         """A readable message in a box that does not block the other files."""
         self.last_error = message
         self.statusBar().showMessage(message, 15000)
+        from PySide6.QtWidgets import QMessageBox
+
         box = QMessageBox(
             QMessageBox.Icon.Warning, "ndviewer", message, QMessageBox.StandardButton.Ok, self
         )
@@ -387,6 +398,8 @@ class MainWindow(QMainWindow):
         pending = tab.unsaved_changes()
         if not pending:
             return True
+        from PySide6.QtWidgets import QMessageBox
+
         answer = QMessageBox.question(
             self,
             "Unsaved changes",

@@ -37,6 +37,18 @@ log = logging.getLogger(__name__)
 
 BATCH = 1000
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+# Roles as plain ints: ``data`` is called for every cell and role several times per paint
+# (~2,700 calls to show a tree of 90 rows), and an attribute look-up on a Qt enum costs more
+# than the rest of an unanswered call.
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_FONT = int(Qt.ItemDataRole.FontRole)
+_PATH = int(PATH_ROLE)
+#: The roles this model answers; the item delegate also asks every cell for its alignment,
+#: background, check state and size hint, half of all calls, which end at the first line.
+_ANSWERED_ROLES = frozenset({_DISPLAY, _DECORATION, _TOOLTIP, _FOREGROUND, _FONT, _PATH})
 NAME, TYPE, SHAPE, DTYPE = range(4)
 HEADERS = ("Name", "Type", "Shape", "Data type")
 # (light theme, dark theme): the light blue and red are too dark to read on the dark
@@ -257,8 +269,8 @@ class FileTreeModel(QAbstractItemModel):
             return LINK
         return GROUP if node.is_group else DATASET
 
-    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+    def data(self, index: QModelIndex, role: int = _DISPLAY) -> Any:
+        if role not in _ANSWERED_ROLES or not index.isValid():
             return None
         item: TreeItem = index.internalPointer()
         node = item.node
@@ -269,25 +281,25 @@ class FileTreeModel(QAbstractItemModel):
             return self._data(item, node, column, role)
         except DAMAGE_ERRORS as exc:
             log.warning("cannot describe %s: %s", node.path, exc)
-            if role == Qt.ItemDataRole.DisplayRole and column == NAME:
+            if role == _DISPLAY and column == NAME:
                 return node.name or str(self.file.path.name)
-            if role == Qt.ItemDataRole.ToolTipRole:
+            if role == _TOOLTIP:
                 return f"{node.path}: unreadable ({exc})"
             return None
 
     def _placeholder(self, item: TreeItem, column: int, role) -> Any:
         """What a row shows until its node is read: its name, greyed, and its path."""
         node = item.node
-        if role == Qt.ItemDataRole.DisplayRole and column == NAME:
+        if role == _DISPLAY and column == NAME:
             return node.name or self.file.path.name
-        if role == Qt.ItemDataRole.ForegroundRole:
+        if role == _FOREGROUND:
             return _brush(_GREY_BRUSHES)
-        if role in (PATH_ROLE, Qt.ItemDataRole.ToolTipRole):
+        if role in (_PATH, _TOOLTIP):
             return node.path
         return None
 
     def _data(self, item: TreeItem, node: Node, column: int, role) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             if column == NAME:
                 name = node.name or self.file.path.name
                 if node.kind in (SOFT_LINK, EXTERNAL_LINK, BROKEN_LINK):
@@ -311,14 +323,14 @@ class FileTreeModel(QAbstractItemModel):
             if column == DTYPE:
                 return node.dtype_name if node.readable and node.is_dataset else ""
             return None
-        if role == Qt.ItemDataRole.DecorationRole and column == NAME:
+        if role == _DECORATION and column == NAME:
             severity = self.worst_finding.get(node.path)
             if severity is not None:
                 return badged_icon(self.family(node), severity)
             return family_icon(self.family(node))
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == _TOOLTIP:
             return self.tooltip(item)
-        if role == Qt.ItemDataRole.ForegroundRole:
+        if role == _FOREGROUND:
             if not node.readable:
                 return _brush(_RED_BRUSHES)
             if column == NAME and node.kind in (SOFT_LINK, EXTERNAL_LINK):
@@ -326,11 +338,11 @@ class FileTreeModel(QAbstractItemModel):
             if column in (SHAPE, DTYPE) or (column == NAME and not node.neurodata_type):
                 return _brush(_GREY_BRUSHES) if column != NAME else None
             return None
-        if role == Qt.ItemDataRole.FontRole and column == TYPE and node.neurodata_type:
+        if role == _FONT and column == TYPE and node.neurodata_type:
             font = QFont()
             font.setBold(not self.catalog.knows(node.neurodata_type))
             return font
-        if role == PATH_ROLE:
+        if role == _PATH:
             return node.path
         return None
 
