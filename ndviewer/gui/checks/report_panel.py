@@ -39,6 +39,13 @@ def count_text(counts: dict[str, int]) -> str:
     )
 
 
+#: What the detail box says until a finding is selected.
+DETAIL_HINT = (
+    "<span style='color:#7b8793'>Select a finding to read it in full here; "
+    "click it to go to the object.</span>"
+)
+
+
 class ReportPanel(QWidget):
     """Findings by severity and object, with progress while the checks run.
 
@@ -93,6 +100,7 @@ class ReportPanel(QWidget):
         )
         self.detail.setMinimumHeight(48)
         self.detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.detail.setText(DETAIL_HINT)  # an empty framed box read as something missing
 
         header = QHBoxLayout()
         header.addWidget(self.title)
@@ -184,7 +192,7 @@ class ReportPanel(QWidget):
                 f"[{html.escape(finding.check)}]</span><br>{html.escape(finding.message)}"
             )
         else:
-            self.detail.setText("")
+            self.detail.setText(DETAIL_HINT)
 
     def _on_activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         finding = item.data(0, FINDING_ROLE)
