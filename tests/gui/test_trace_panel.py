@@ -564,3 +564,32 @@ def test_lanes_are_named_for_what_they_are(qtbot, demo_file, path, axis, first_l
     finally:
         ctx.pool.shutdown()
         ctx.file.close()
+
+
+def test_a_long_qc_verdict_is_cut_before_the_channel_choice_is(qtbot):
+    """The verdict beside the channel choice gives up its width first (the choice read
+    "All channels (3" when the verdict named several channels in a 1,500 px window)."""
+    from PySide6.QtWidgets import QComboBox, QHBoxLayout, QWidget
+
+    from ndviewer.gui.panels.traces.controls import ElidedLabel
+
+    row = QWidget()
+    qtbot.addWidget(row)
+    combo = QComboBox(row)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    combo.addItem("All channels (384)")
+    verdict = ElidedLabel(row)
+    layout = QHBoxLayout(row)
+    layout.addWidget(combo)
+    layout.addWidget(verdict, 1)
+    verdict_text = "QC: " + " · ".join(f"ch {c} saturated" for c in range(6)) + " · +12 more"
+    verdict.setText(verdict_text)
+    row.resize(combo.sizeHint().width() + 120, 40)
+    row.show()
+    qtbot.waitExposed(row)
+    assert combo.width() >= combo.sizeHint().width()
+    assert verdict.text() == verdict.toolTip() == verdict_text
+    shown = super(ElidedLabel, verdict).text()
+    assert shown.endswith("…") and len(shown) < len(verdict_text)
+    row.resize(combo.sizeHint().width() + 2000, 40)
+    qtbot.waitUntil(lambda: super(ElidedLabel, verdict).text() == verdict_text)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -18,8 +19,10 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
+    QWidget,
 )
 
 from ndviewer.core.nwb.timeseries import TimeSeriesSource
@@ -28,7 +31,37 @@ from ndviewer.gui.panels.traces.state import MAX_CHANNELS
 if TYPE_CHECKING:
     from ndviewer.gui.panels.traces.trace_panel import TracePanel
 
-__all__ = ["TraceControls"]
+__all__ = ["ElidedLabel", "TraceControls"]
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that gives up its width first: the text is cut with "…" to the room
+    left over (the whole of it in the tooltip), so a long QC verdict never squeezes the
+    controls beside it (the channel choice read "All channels (3" in a 1,500 px window)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full_text = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(40)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        self._full_text = text
+        self.setToolTip(text)
+        self._elide()
+
+    def text(self) -> str:
+        return self._full_text
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(
+            self._full_text, Qt.TextElideMode.ElideRight, max(0, self.contentsRect().width())
+        )
+        super().setText(shown)
 
 
 class TraceControls(QObject):
@@ -123,9 +156,8 @@ class TraceControls(QObject):
         bar.addSpacing(12)
         # the QC verdict sits on the first row, which has room: on the second it pushed the
         # Export and Link buttons out of a panel beside the tree in a 1,500 px window
-        self.qc_label = QLabel(panel)  # filled by the panel's channel QC
-        bar.addWidget(self.qc_label)
-        bar.addStretch(1)
+        self.qc_label = ElidedLabel(panel)  # filled by the panel's channel QC
+        bar.addWidget(self.qc_label, 1)  # takes the rest of the row, and gives it up first
         display = QHBoxLayout()
         display.setSpacing(6)
         display.addWidget(QLabel("Gain", panel))
