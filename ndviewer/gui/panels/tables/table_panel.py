@@ -46,6 +46,7 @@ from ndviewer.core.model.catalog import Catalog
 from ndviewer.core.model.nodes import Node
 from ndviewer.core.nwb.table_view import filter_rows, preview_text, sort_order, table_tsv
 from ndviewer.core.nwb.tables import JumpTarget, Table, is_table_group
+from ndviewer.gui.menu_button import menu_button
 from ndviewer.gui.panels.base import Panel, PanelContext
 from ndviewer.gui.panels.tables.table_model import (
     TABLE_ROW_ROLE,
@@ -170,9 +171,7 @@ class TablePanel(Panel):
         self._filter_timer.timeout.connect(self._apply_filter_text)
         self.filter_edit.textEdited.connect(lambda _text: self._filter_timer.start())
 
-        self.columns_button = QToolButton()
-        self.columns_button.setText("Columns")
-        self.columns_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.columns_button = menu_button("Columns")
         self.columns_menu = QMenu(self.columns_button)
         self._column_actions: dict[str, QAction] = {}
         for column in table.columns:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ndviewer.core.nwb.timeseries import TimeSeriesSource
+from ndviewer.gui.menu_button import menu_button
 from ndviewer.gui.panels.traces.state import MAX_CHANNELS
 
 if TYPE_CHECKING:
@@ -116,9 +117,7 @@ class TraceControls(QObject):
         self.auto_button = QPushButton("Auto", panel)
         self.auto_button.setToolTip("Baselines and spacing from the visible window (robust SD)")
         self.auto_button.clicked.connect(panel.auto_scale)
-        self.overlay_button = QToolButton(panel)
-        self.overlay_button.setText("Overlays")
-        self.overlay_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.overlay_button = menu_button("Overlays", panel)
         self.spectrum_button = QToolButton(panel)
         self.spectrum_button.setText("Spectrum")
         self.spectrum_button.setCheckable(True)
