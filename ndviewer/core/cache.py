@@ -1,4 +1,4 @@
-"""Per-user persisted results keyed by file identity (path, size, mtime).
+"""Per-user persisted results keyed by file identity (path, size, mtime) or by content.
 
 Whatever is costly to learn about a file and cannot change while the file does not (its
 typed index, the ``info`` summary, min/max pyramids) is kept here, so reopening an unchanged
@@ -57,8 +57,35 @@ def entry_path(kind: str, identity: FileIdentity, suffix: str = ".pickle") -> Pa
 
 def load(kind: str, identity: FileIdentity, version: str) -> Any | None:
     """The payload saved for this very file (same identity) and format ``version``, or None."""
+    return _load(entry_path(kind, identity), identity.key(), version)
+
+
+def save(
+    kind: str, identity: FileIdentity, version: str, payload: Any, unshared: bool = False
+) -> None:
+    """Persist ``payload`` for this file. ``unshared``: the payload holds no object twice
+    (no repeated tuples, no cycles), so the pickler keeps no memo of what it wrote (for
+    301 k paths that memo took ~16 MB while saving)."""
+    _save(entry_path(kind, identity), identity.key(), version, payload, unshared)
+
+
+def _keyed_path(kind: str, key: str) -> Path:
+    return cache_dir() / kind / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.pickle"
+
+
+def load_keyed(kind: str, key: str, version: str) -> Any | None:
+    """The payload saved under a content ``key`` (one entry shared by every file with that
+    content, e.g. the same cached spec), or None."""
+    return _load(_keyed_path(kind, key), key, version)
+
+
+def save_keyed(kind: str, key: str, version: str, payload: Any) -> None:
+    _save(_keyed_path(kind, key), key, version, payload)
+
+
+def _load(path: Path, key: str, version: str) -> Any | None:
     try:
-        with entry_path(kind, identity).open("rb") as handle:
+        with path.open("rb") as handle:
             record = pickle.load(handle)
     except (
         OSError,
@@ -72,26 +99,26 @@ def load(kind: str, identity: FileIdentity, version: str) -> Any | None:
         return None
     if not isinstance(record, dict) or record.get("version") != version:
         return None
-    if record.get("identity") != identity.key():
+    if record.get("identity") != key:
         return None
     return record.get("payload")
 
 
-def save(
-    kind: str, identity: FileIdentity, version: str, payload: Any, unshared: bool = False
-) -> None:
-    """Persist ``payload`` for this file. ``unshared``: the payload holds no object twice
-    (no repeated tuples, no cycles), so the pickler keeps no memo of what it wrote (for
-    301 k paths that memo took ~16 MB while saving)."""
-    path = entry_path(kind, identity)
-    record = {"version": version, "identity": identity.key(), "payload": payload}
+def _save(path: Path, key: str, version: str, payload: Any, unshared: bool = False) -> None:
+    record = {"version": version, "identity": key, "payload": payload}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "wb") as handle:
             pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
             pickler.fast = unshared
             pickler.dump(record)
         os.replace(tmp, path)
     except OSError:
-        pass
+        Path(tmp).unlink(missing_ok=True)
+    except BaseException:  # a payload that cannot be pickled leaves no half-written file
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -102,7 +102,7 @@ def describe(path: str, use_cache: bool = True) -> Description:
     from ndviewer.core.nwb.summary import file_summary, typed_index
 
     try:
-        with open_nwb(path) as file:
+        with open_nwb(path, use_cache) as file:
             index = typed_index(file, use_cache=use_cache)
             summary = file_summary(file, index)
             description = Description(

@@ -279,35 +279,61 @@ def test_shipped_fallback_equals_what_installed_pynwb_caches(ecephys_file):
                 assert json.loads(path.read_text()) == json.loads(group[name][()]), (key, name)
 
 
-def test_catalog_is_parsed_once_per_version_of_the_file(ecephys_file, tmp_path, monkeypatch):
-    """The parsed spec is persisted: a reopen loads it (no JSON parsed), an edit parses again."""
+def test_each_distinct_cached_spec_is_parsed_once(
+    ecephys_file, ndx_pose_file, tmp_path, monkeypatch
+):
+    """The parsed spec is persisted once per distinct spec: a reopened file, an edited file
+    and another file with the same spec load it; a new spec is parsed; no-cache parses."""
     import ndviewer.core.model.catalog as catalog_module
 
-    path = tmp_path / "copy.nwb"
-    shutil.copy2(ecephys_file, path)
-    with open_nwb(path) as file:
-        parsed = file.catalog
+    monkeypatch.setenv("NDVIEWER_CACHE_DIR", str(tmp_path / "cache"))
     parses = []
     original = catalog_module.load_catalog
 
-    def counting(*args, **kwargs):
-        parses.append(args)
-        return original(*args, **kwargs)
+    def counting(h5, source_name=""):
+        parses.append(source_name)
+        return original(h5, source_name)
 
     monkeypatch.setattr(catalog_module, "load_catalog", counting)
-    with open_nwb(path) as file:
+    first, second = tmp_path / "first.nwb", tmp_path / "second.nwb"
+    shutil.copy2(ecephys_file, first)
+    shutil.copy2(ecephys_file, second)
+    with open_nwb(first) as file:
+        parsed = file.catalog
+    assert parses == [str(first)]
+    with open_nwb(first) as file:
         reloaded = file.catalog
-    assert parses == []
-    assert reloaded is not parsed
+    assert reloaded is not parsed and parses == [str(first)]
     assert sorted(reloaded.types) == sorted(parsed.types) and len(parsed.types) > 90
     assert reloaded.hierarchy("ElectricalSeries") == ["ElectricalSeries", *TIMESERIES_CHAIN]
     assert reloaded.doc("ElectricalSeries") == parsed.doc("ElectricalSeries") != ""
     assert reloaded.namespaces["core"].version == "2.11.0"
-    with h5py.File(path, "r+", locking=False) as h5:  # a new version of the file
+    with h5py.File(first, "r+", locking=False) as h5:  # a new version of the file, same spec
         h5.attrs["edited"] = 1
-    with open_nwb(path) as file:
+    with open_nwb(first) as file, open_nwb(second) as other:
+        assert sorted(file.catalog.types) == sorted(other.catalog.types) == sorted(parsed.types)
+    assert parses == [str(first)]
+    assert len(list((tmp_path / "cache" / "catalog").glob("*.pickle"))) == 1
+    with open_nwb(ndx_pose_file) as file:  # another spec (an extension): parsed
+        assert file.catalog.get("PoseEstimationSeries") is not None
+    assert parses == [str(first), str(ndx_pose_file)]
+    with open_nwb(second, use_cache=False) as file:
         assert sorted(file.catalog.types) == sorted(parsed.types)
-    assert len(parses) == 1
+    assert parses[-1] == str(second)
+
+
+def test_a_broken_spec_is_reported_at_every_open_not_persisted(bad_input, monkeypatch, tmp_path):
+    """A catalogue with problems names its file in them: it is parsed (and reported) each
+    time, and never shared with another file."""
+    monkeypatch.setenv("NDVIEWER_CACHE_DIR", str(tmp_path / "cache"))
+    path = bad_input("invalid_spec_json").path
+    for _ in range(2):
+        with open_nwb(path) as file:
+            assert any(
+                "specification of namespace 'core'" in problem and str(path) in problem
+                for problem in file.catalog.problems
+            )
+    assert not list((tmp_path / "cache").glob("catalog/*.pickle"))
 
 
 def test_a_complete_cached_spec_does_not_parse_the_shipped_one(ecephys_file, monkeypatch):

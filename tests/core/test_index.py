@@ -267,7 +267,7 @@ def test_persisted_index_is_used_until_the_file_changes(ecephys_file, tmp_path, 
 
 def test_no_cache_neither_reads_nor_writes(ecephys_file, tmp_path, monkeypatch):
     monkeypatch.setenv("NDVIEWER_CACHE_DIR", str(tmp_path / "cache"))
-    with open_nwb(ecephys_file) as file:
+    with open_nwb(ecephys_file, use_cache=False) as file:  # nor does its parsed spec
         index = file_index(file.h5, file.identity, series_types(file), use_cache=False)
         assert not index.from_cache
         assert not (tmp_path / "cache").exists()

@@ -91,7 +91,7 @@ def check_file(
     executor = _executor() if parallel else None
     try:
         tell("indexing", 0.0)
-        with open_nwb(path) as file:
+        with open_nwb(path, use_cache) as file:
             if not file.is_nwb:
                 report.findings.append(
                     Finding(

@@ -221,7 +221,7 @@ class NwbFile:
     so the file still opens and the user is told what is wrong.
     """
 
-    def __init__(self, path: str | os.PathLike, h5: h5py.File) -> None:
+    def __init__(self, path: str | os.PathLike, h5: h5py.File, use_cache: bool = True) -> None:
         remote = remote_of(h5)
         # a remote file is named as the user gave it (a DANDI reference reads better than
         # the API's download address it resolved to)
@@ -229,6 +229,8 @@ class NwbFile:
         self.h5 = h5
         self.identity = identity_of(path, h5)
         self.problems: list[str] = []
+        # False: nothing learnt about the file is loaded from or saved to the user cache
+        self.use_cache = use_cache
 
     @property
     def is_remote(self) -> bool:
@@ -257,7 +259,7 @@ class NwbFile:
     def catalog(self):  # -> Catalog (imported lazily to keep open_nwb fast)
         from ndviewer.core.model.catalog import file_catalog
 
-        catalog = file_catalog(self.h5, self.identity, source_name=str(self.path))
+        catalog = file_catalog(self.h5, self.identity, str(self.path), self.use_cache)
         self.problems.extend(catalog.problems)
         return catalog
 
@@ -317,6 +319,6 @@ class NwbFile:
         return f"NwbFile({str(self.path)!r})"
 
 
-def open_nwb(path: str | os.PathLike) -> NwbFile:
-    """Open an NWB (or any HDF5) file read-only for browsing."""
-    return NwbFile(path, open_h5(path))
+def open_nwb(path: str | os.PathLike, use_cache: bool = True) -> NwbFile:
+    """Open an NWB (or any HDF5) file read-only for browsing (``use_cache``: see NwbFile)."""
+    return NwbFile(path, open_h5(path), use_cache)

@@ -104,7 +104,11 @@ def series_types(file: NwbFile) -> frozenset[str]:
 
 def typed_index(file: NwbFile, use_cache: bool = True, interactive: bool = False) -> FileIndex:
     return file_index(
-        file.h5, file.identity, series_types(file), use_cache=use_cache, interactive=interactive
+        file.h5,
+        file.identity,
+        series_types(file),
+        use_cache=use_cache and file.use_cache,
+        interactive=interactive,
     )
 
 
