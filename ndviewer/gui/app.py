@@ -7,6 +7,7 @@ instead of killing the app, and ``--screenshot`` lets tests and docs capture the
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -15,6 +16,10 @@ from pathlib import Path
 
 from ndviewer.core.model.storage import normalized_location
 
+#: How long after the first tree is shown the garbage collector comes back (see StartupGc).
+GC_RESUME_DELAY_MS = 500
+#: ... and at the latest, after the event loop starts (no file, a file that failed to open).
+GC_RESUME_LATEST_MS = 3000
 #: How long after start the log file is opened (see ``StartupLogBuffer``): after the first
 #: tree is painted on a typical file, early enough that a crash report can name it.
 LOG_FILE_DELAY_MS = 400
@@ -57,6 +62,32 @@ def configure_logging(replay: StartupLogBuffer | None = None) -> Path | None:
         if record.levelno >= level:
             handler.handle(record)
     return path
+
+
+class StartupGc:
+    """Python's cyclic garbage collector paused from launch to the first painted tree.
+
+    Start-up allocates some 300,000 objects (modules, classes, enums, the window) and none of
+    them is cyclic garbage (a full collection after start-up finds 0), yet the collector ran
+    ~86 times over them: ~10 ms of the ~0.3 s from launch to the painted tree. Once the
+    window is built, what exists lives as long as the application, so it is frozen (moved
+    out of every later collection, which also makes later full collections cheaper); the
+    files are opened after that, so nothing a tab owns is frozen (a closed tab is still
+    collected). The collector runs again shortly after the first tree is on screen.
+    """
+
+    def __init__(self) -> None:
+        self.paused = gc.isenabled()
+        gc.disable()
+
+    def freeze_what_lives_on(self) -> None:
+        if self.paused:
+            gc.freeze()
+
+    def resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            gc.enable()
 
 
 class StartupLogBuffer(logging.Handler):
@@ -111,6 +142,7 @@ def run(
     Unless ``new_window`` (or ``screenshot``), a window already running for this user gets
     the files as new tabs and this process exits at once (see ``single_instance``).
     """
+    startup_gc = StartupGc()
     os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
     from ndviewer.core.hdf5_plugins import point_hdf5_at_plugins
 
@@ -132,6 +164,7 @@ def run(
 
         instance = hand_over_or_serve(files)
         if instance is None:
+            startup_gc.resume()
             if startup_log.records:  # what was logged so far still reaches the log file
                 configure_logging(startup_log)
             return 0  # the running window opened them
@@ -167,6 +200,11 @@ def run(
         app.installEventFilter(FileOpenFilter(window.open_handed_over, app))
     app.theme_follower.changed.connect(window.restyle)
     window.show()
+    startup_gc.freeze_what_lives_on()
+    window.tree_shown.connect(
+        lambda _path: QTimer.singleShot(GC_RESUME_DELAY_MS, startup_gc.resume)
+    )
+    QTimer.singleShot(GC_RESUME_LATEST_MS, startup_gc.resume)
     for k, path in enumerate(files):
         if k == 0 and select:
             window.open_at(path, select)  # selects the object once its tree is shown
@@ -197,4 +235,7 @@ def run(
         window.file_failed.connect(lambda path, _message: shown(path))
         if not pending:
             QTimer.singleShot(1500, capture)
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        startup_gc.resume()
