@@ -240,9 +240,11 @@ def _tolerate_undecodable_names() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _tolerate_undecodable_names()
+    from ndviewer.core.blas import one_blas_thread  # stdlib only
     from ndviewer.core.hdf5_plugins import point_hdf5_at_plugins  # stdlib only
 
     point_hdf5_at_plugins()  # before h5py's import: HDF5 loads a filter when a file needs it
+    one_blas_thread()  # before numpy's import
     if argv and argv[0] not in SUBCOMMANDS and _unknown_subcommand(argv[0]):
         print(
             "usage: ndviewer [FILE ...] [--select PATH]\n"

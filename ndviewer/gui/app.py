@@ -144,9 +144,11 @@ def run(
     """
     startup_gc = StartupGc()
     os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
+    from ndviewer.core.blas import one_blas_thread
     from ndviewer.core.hdf5_plugins import point_hdf5_at_plugins
 
     point_hdf5_at_plugins()
+    one_blas_thread()  # before numpy's import
     from ndviewer.core.allocator import limit_malloc_arenas
 
     limit_malloc_arenas()  # before any thread exists: each would get an arena of its own

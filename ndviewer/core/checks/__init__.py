@@ -10,7 +10,21 @@ May import: ``core.model``, ``core.nwb`` (the summary's header reads), the valid
 (import-linter checks it), never pynwb or nwbinspector (the second opinion is a subprocess).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ndviewer.core.checks.findings import SEVERITIES, Finding, Report
-from ndviewer.core.checks.run import check_file
+
+if TYPE_CHECKING:
+    from ndviewer.core.checks.run import check_file
 
 __all__ = ["SEVERITIES", "Finding", "Report", "check_file"]
+
+
+def __getattr__(name: str) -> Any:
+    # The window imports the finding shape at start-up, and runs the checks after its first
+    # tree is painted: the rules, schema and passes are imported then, not at every launch.
+    if name == "check_file":
+        from ndviewer.core.checks.run import check_file
+
+        return check_file
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
