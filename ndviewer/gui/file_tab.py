@@ -42,6 +42,7 @@ from ndviewer.core.time_cursor import TimeCursor
 from ndviewer.gui.checks.report_panel import ReportPanel, count_text
 from ndviewer.gui.filter_model import FilterResultsModel, match_entries
 from ndviewer.gui.panels.base import Panel, PanelContext
+from ndviewer.gui.tree_columns import ColumnFitter
 from ndviewer.gui.tree_model import PATH_ROLE, FileTreeModel
 from ndviewer.gui.workers import WorkerPool
 
@@ -342,24 +343,15 @@ class FileTab(QWidget):
         )
         self.model = FileTreeModel(file, self)
         self.tree.setModel(self.model)
-        header = self.tree.header()
         # names as wide as they need (deep icephys names were elided behind wide type names);
         # the tree scrolls sideways when the pane is narrower, the last column takes the rest
-        for column in (0, 1, 2):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        header.setStretchLastSection(True)
-        # rows are read off the GUI thread and arrive as data changes, which the header does
-        # not size to by itself: once a burst of them has arrived, fit the columns again
-        self._fit_columns_timer = QTimer(self)
-        self._fit_columns_timer.setSingleShot(True)
-        self._fit_columns_timer.setInterval(50)
-        self._fit_columns_timer.timeout.connect(lambda: self.tree.header().resizeSections())
-        self.model.reader.loaded.connect(lambda _keys: self._fit_columns_timer.start())
+        self.columns = ColumnFitter(self.tree)
+        self.model.reader.loaded.connect(lambda _keys: self.columns.schedule())
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
         root = self.model.root_index()
         self.tree.expand(root)
         self._expand_main_groups()
+        self.columns.fit()
         self.left_stack.setCurrentIndex(1)
         self.tree.setCurrentIndex(root)
         self._update_banner()
@@ -780,7 +772,7 @@ class FileTab(QWidget):
         self.model.reader.close()
         self.model = FileTreeModel(self.file, self)
         self.tree.setModel(self.model)
-        self.model.reader.loaded.connect(lambda _keys: self._fit_columns_timer.start())
+        self.model.reader.loaded.connect(lambda _keys: self.columns.schedule())
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
         self._badge_tree()  # the last report's badges until the checks run again
         for path in expanded:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
@@ -222,6 +223,26 @@ class FileTreeModel(QAbstractItemModel):
                     self.fetchMore(top)
 
     # -- look-ups ---------------------------------------------------------------------------
+    def shown_rows(
+        self, is_expanded: Callable[[QModelIndex], bool], limit: int
+    ) -> Iterator[tuple[int, tuple[str, ...], bool]]:
+        """(depth, the four texts, whether the type is drawn bold) of the rows a view shows,
+        at most ``limit`` of them, walked without a model index per cell (for the column
+        widths: ``tree_columns``)."""
+        pending: list[tuple[TreeItem, int]] = [(self._root, 0)]
+        while pending and limit > 0:
+            item, depth = pending.pop()
+            limit -= 1
+            texts = tuple(
+                str(self.data(self.createIndex(item.row, column, item), _DISPLAY) or "")
+                for column in range(len(HEADERS))
+            )
+            node = item.node  # read only if it is (an unread node's type is not asked for)
+            bold = self._ready(item) and node.readable and bool(node.neurodata_type)
+            yield depth, texts, bold and not self.catalog.knows(node.neurodata_type)
+            if item.children and is_expanded(self.createIndex(item.row, 0, item)):
+                pending.extend((child, depth + 1) for child in reversed(item.children))
+
     def root_index(self) -> QModelIndex:
         return self.createIndex(0, 0, self._root)
 
