@@ -610,7 +610,8 @@ def build_index(
 # levels), so the parent does no whole-file H5Lvisit while the workers walk.
 PARALLEL_THRESHOLD = 4000  # objects below the first levels; fewer is faster in one process
 # An interactive process must not hold h5py's lock for long: it hands even small walks to
-# the worker processes (which are kept running, so only the first walk pays their start).
+# the worker processes (kept running for short walks, so only the first pays their start;
+# see _interactive_workers).
 INTERACTIVE_THRESHOLD = 300
 #: Objects (estimated) per batch handed to a worker on large files (see build_index_parallel).
 BATCH_OBJECTS = 8_000
@@ -630,6 +631,15 @@ def shared_executor(workers: int = 2):
         )
         atexit.register(_shared_executor.shutdown, wait=False, cancel_futures=True)
     return _shared_executor
+
+
+def _interactive_workers(estimate: int):
+    """The workers for an application's walk of ``estimate`` objects: the shared ones for a
+    short walk (their start, ~0.4 s of CPU each, is paid once), none for a long one, which
+    then starts its own and shuts them down as soon as they have answered. Idle shared
+    workers that had walked 10^5 objects held ~68 MB each while the merged index was saved
+    and the checks ran, which took the application past 400 MB for a moment."""
+    return shared_executor() if estimate < PARALLEL_THRESHOLD else None
 
 
 def _noop() -> None:
@@ -869,7 +879,11 @@ def build_index_parallel(
     min_objects: int = PARALLEL_THRESHOLD,
 ) -> FileIndex:
     """``build_index`` split across worker processes when the file has ``min_objects`` or more
-    objects below its first levels (fewer are walked here, in one go)."""
+    objects below its first levels (fewer are walked here, in one go).
+
+    ``executor``: the worker processes to use; or a function of the estimated object count
+    that returns them, or None for processes of this walk's own (shut down after it).
+    """
     if h5.driver == "fileobj":  # a URL or Zarr-less file object: workers could not reopen it
         return build_index(h5, series_types)
     try:
@@ -892,6 +906,8 @@ def build_index_parallel(
     batches: list[list[str]] = [[] for _ in range(count)]
     for i, (_, unit) in enumerate(sizes):
         batches[i % len(batches)].append(unit)
+    if callable(executor):  # chosen once the size of the walk is known
+        executor = executor(estimate)
     own = executor is None
     if own:
         executor = walk_executor(workers)
@@ -1172,7 +1188,7 @@ def file_index(
         index = build_index(h5, series_types)
     elif interactive:
         index = build_index_parallel(
-            h5, series_types, executor=shared_executor(), min_objects=INTERACTIVE_THRESHOLD
+            h5, series_types, executor=_interactive_workers, min_objects=INTERACTIVE_THRESHOLD
         )
     else:
         index = build_index_parallel(h5, series_types)
