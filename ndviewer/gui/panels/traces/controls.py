@@ -77,7 +77,9 @@ class TraceControls(QObject):
     page_box : QSpinBox
     page_label, qc_label : QLabel
     auto_button : QPushButton
-    overlay_button, spectrum_button : QToolButton
+    overlay_button : QPushButton
+        Opens the Overlays menu.
+    spectrum_button : QToolButton
     link_box : QCheckBox
     """
 

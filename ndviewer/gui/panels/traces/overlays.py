@@ -22,7 +22,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QColor
-from PySide6.QtWidgets import QMenu, QToolButton, QWidget
+from PySide6.QtWidgets import QMenu, QPushButton, QWidget
 
 from ndviewer.core.export.style import BAND_COLORS, RASTER_COLORS  # shared with figures
 from ndviewer.core.model.files import NwbFile
@@ -101,7 +101,7 @@ class OverlayLayer(QObject):
         geometry: PlotGeometry,
         track_plot: pg.PlotItem,
         raster_plot: pg.PlotItem,
-        button: QToolButton,
+        button: QPushButton,
         pool: WorkerPool,
         job_key: Callable[[str], str],
         parent: QWidget,
