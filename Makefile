@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@# PySide6 compiles its embedded support modules at every start (~12 ms): unpack them once
-	$(BIN)/python packaging/unpack_pyside_support.py >/dev/null
+	$(BIN)/python packaging/unpack_pyside_support.py >/dev/null || \
+		echo "warning: PySide6's support modules stay embedded (start-up ~12 ms slower)"
 	touch $(STAMP)
 
 # Installs the missing Debian packages when we are root (CI, fresh machines); otherwise says
