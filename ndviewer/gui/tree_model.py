@@ -237,11 +237,18 @@ class FileTreeModel(QAbstractItemModel):
                 str(self.data(self.createIndex(item.row, column, item), _DISPLAY) or "")
                 for column in range(len(HEADERS))
             )
-            node = item.node  # read only if it is (an unread node's type is not asked for)
-            bold = self._ready(item) and node.readable and bool(node.neurodata_type)
-            yield depth, texts, bold and not self.catalog.knows(node.neurodata_type)
+            # an unread node's type is not asked for (that would read it here)
+            yield depth, texts, self._ready(item) and self._type_unknown(item.node)
             if item.children and is_expanded(self.createIndex(item.row, 0, item)):
                 pending.extend((child, depth + 1) for child in reversed(item.children))
+
+    def _type_unknown(self, node: Node) -> bool:
+        """Whether the node's type is drawn bold: typed, but not in the file's catalogue."""
+        return (
+            node.readable
+            and bool(node.neurodata_type)
+            and not self.catalog.knows(node.neurodata_type)
+        )
 
     def root_index(self) -> QModelIndex:
         return self.createIndex(0, 0, self._root)
@@ -361,7 +368,7 @@ class FileTreeModel(QAbstractItemModel):
             return None
         if role == _FONT and column == TYPE and node.neurodata_type:
             font = QFont()
-            font.setBold(not self.catalog.knows(node.neurodata_type))
+            font.setBold(self._type_unknown(node))
             return font
         if role == _PATH:
             return node.path

@@ -425,6 +425,12 @@ def fallback_catalog() -> Catalog:
     return catalog
 
 
+def _root_says_nwb(h5: h5py.File) -> bool:
+    """Whether the root's attributes mark an NWB (or hdmf) file: then missing base
+    namespaces are filled in from the shipped spec. Raises what damaged metadata raises."""
+    return any(name in h5.attrs for name in ("nwb_version", "neurodata_type", "data_type"))
+
+
 def load_catalog(h5: h5py.File, source_name: str = "") -> Catalog:
     """The catalogue for an open file: its own cached spec, else the shipped fallback.
 
@@ -434,9 +440,7 @@ def load_catalog(h5: h5py.File, source_name: str = "") -> Catalog:
     source_name = source_name or h5.filename
     try:
         spec_group = h5.get(SPEC_GROUP)
-        is_nwb = (
-            "nwb_version" in h5.attrs or "neurodata_type" in h5.attrs or "data_type" in h5.attrs
-        )
+        is_nwb = _root_says_nwb(h5)
     except _SPEC_DAMAGE as exc:  # damaged root metadata: describe with the built-in spec
         catalog = fallback_catalog()
         catalog.problems.append(
@@ -487,8 +491,7 @@ def spec_digest(h5: h5py.File) -> str | None:
     """
     digest = hashlib.sha1()
     try:
-        is_nwb = any(name in h5.attrs for name in ("nwb_version", "neurodata_type", "data_type"))
-        digest.update(b"nwb\0" if is_nwb else b"hdf5\0")
+        digest.update(b"nwb\0" if _root_says_nwb(h5) else b"hdf5\0")
         spec_group = h5.get(SPEC_GROUP)
         if not isinstance(spec_group, h5py.Group):
             return digest.hexdigest()
