@@ -66,15 +66,9 @@ class MainWindow(QMainWindow):
         self.tabs.setMovable(True)
         self.tabs.tabCloseRequested.connect(self.close_tab)
         self.tabs.currentChanged.connect(self._update_title)
-        self.welcome = QLabel(
-            "<div style='color:#5d6d7e; font-size:13pt'>"
-            "<p style='font-size:20pt; color:#3b5b92'><b>ndviewer</b></p>"
-            "<p>Drop an NWB file here, or use <b>File → Open…</b> (Ctrl+O).</p>"
-            "<p>Files on a server or in the DANDI archive: <b>File → Open URL…</b> "
-            "(Ctrl+Shift+O).</p></div>",
-            self,
-        )
+        self.welcome = QLabel(_welcome_text(), self)
         self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.welcome.setWordWrap(True)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(self.tabs)
@@ -366,6 +360,7 @@ class MainWindow(QMainWindow):
             self.activateWindow()
 
     def _on_tree_shown(self, path: str) -> None:
+        self.welcome.setText(_welcome_text())  # an older failure is no news once a file opens
         self._remember(path)
         self._update_title()
         self.tree_shown.emit(path)
@@ -383,6 +378,8 @@ class MainWindow(QMainWindow):
         """A readable message in a box that does not block the other files."""
         self.last_error = message
         self.statusBar().showMessage(message, 15000)
+        # also on the welcome page when no file is open (the box is gone once answered)
+        self.welcome.setText(_welcome_text(message))
         from PySide6.QtWidgets import QMessageBox
 
         box = QMessageBox(
@@ -454,3 +451,17 @@ class MainWindow(QMainWindow):
                 tab.close_file()
         self.pool.shutdown()
         super().closeEvent(event)
+
+
+def _welcome_text(problem: str | None = None) -> str:
+    """The welcome page: how to open a file, and the last file that could not be opened."""
+    import html
+
+    note = f"<p style='color:#a93226; font-size:11pt'>{html.escape(problem)}</p>" if problem else ""
+    return (
+        "<div style='color:#5d6d7e; font-size:13pt'>"
+        "<p style='font-size:20pt; color:#3b5b92'><b>ndviewer</b></p>"
+        "<p>Drop an NWB file here, or use <b>File → Open…</b> (Ctrl+O).</p>"
+        "<p>Files on a server or in the DANDI archive: <b>File → Open URL…</b> "
+        f"(Ctrl+Shift+O).</p>{note}</div>"
+    )

@@ -114,6 +114,24 @@ def test_bad_file_gets_a_message_and_other_files_keep_working(
     assert tab.panel.node.path == "/acquisition/raw"
 
 
+def test_a_file_that_cannot_open_is_named_on_the_welcome_page(
+    qtbot, window, ecephys_file, tmp_path
+):
+    """With no file open, the welcome page says which file failed and why (the message box
+    is gone once answered); the note goes once a file opens."""
+    missing = tmp_path / "moved away.nwb"
+    with qtbot.waitSignal(window.file_failed, timeout=10000) as blocker:
+        window.open_path(missing)
+    _path, message = blocker.args
+    assert window.stack.currentWidget() is window.welcome
+    assert "moved away.nwb" in message and "does not exist" in message
+    assert message in window.welcome.text() and "File → Open" in window.welcome.text()
+    open_and_wait(qtbot, window, ecephys_file, index=False)
+    window.close_tab(0)
+    assert window.stack.currentWidget() is window.welcome
+    assert "does not exist" not in window.welcome.text()
+
+
 def test_several_files_and_no_duplicates(qtbot, window, ecephys_file, ophys_file):
     first = open_and_wait(qtbot, window, ecephys_file, index=False)
     second = open_and_wait(qtbot, window, ophys_file, index=False)
