@@ -7,6 +7,7 @@ not block the event loop, so other open files keep working.
 
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -371,6 +372,8 @@ class MainWindow(QMainWindow):
             if isinstance(tab, FileTab) and tab.path == path:
                 self.close_tab(i)
                 break
+        # also on the welcome page, seen when no file is open (the box is gone once answered)
+        self.welcome.setText(_welcome_text(message))
         self.show_error(message)
         self.file_failed.emit(path, message)
 
@@ -378,8 +381,6 @@ class MainWindow(QMainWindow):
         """A readable message in a box that does not block the other files."""
         self.last_error = message
         self.statusBar().showMessage(message, 15000)
-        # also on the welcome page when no file is open (the box is gone once answered)
-        self.welcome.setText(_welcome_text(message))
         from PySide6.QtWidgets import QMessageBox
 
         box = QMessageBox(
@@ -455,8 +456,6 @@ class MainWindow(QMainWindow):
 
 def _welcome_text(problem: str | None = None) -> str:
     """The welcome page: how to open a file, and the last file that could not be opened."""
-    import html
-
     note = f"<p style='color:#a93226; font-size:11pt'>{html.escape(problem)}</p>" if problem else ""
     return (
         "<div style='color:#5d6d7e; font-size:13pt'>"

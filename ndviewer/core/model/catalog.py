@@ -238,7 +238,10 @@ class Catalog:
         return list(chain)
 
     def is_a(self, type_name: str | None, base: str) -> bool:
-        return base in self.hierarchy(type_name)
+        # the cached chain itself, not the copy ``hierarchy`` hands out: asked once per
+        # object of 10^5-object files (``info``'s series, the tree's panels)
+        chain = self._hierarchy_cache.get(type_name) if type_name else None
+        return base in (chain if chain is not None else self.hierarchy(type_name))
 
     def doc(self, type_name: str | None) -> str:
         spec = self.get(type_name)
